@@ -1,0 +1,1 @@
+"""Video decoding, manifests, the synthetic benchmark, clip samplers, transforms and loaders."""

@@ -1,0 +1,13 @@
+"""Error types that the CLI turns into one-line messages instead of tracebacks."""
+
+
+class VsslError(Exception):
+    """A user-facing error: bad input, config or file. The message names what is at fault."""
+
+
+class ConfigError(VsslError):
+    """An unknown config key, a value of the wrong type, or a missing preset."""
+
+
+class VideoReadError(VsslError):
+    """A video (or frame directory) that cannot be opened or decoded; the message names the file."""

@@ -1,0 +1,1 @@
+"""Video backbones (registry, 3D ResNets) and projection heads."""

@@ -1,0 +1,1 @@
+"""Training engine: Lightning pre-training loop, optimisers and schedules."""
