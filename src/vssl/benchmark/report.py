@@ -1,0 +1,84 @@
+"""Aggregate stored results over seeds (mean ± std) and render them as text, Markdown or CSV tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import statistics
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from vssl.benchmark.store import Result
+
+
+@dataclass
+class SummaryRow:
+    encoder: str
+    protocol: str
+    dataset: str
+    label: str
+    metric: str
+    mean: float
+    std: float
+    seeds: int
+
+    @property
+    def cell(self) -> str:
+        return f"{self.mean:.1f} ± {self.std:.1f}" if self.seeds > 1 else f"{self.mean:.1f}"
+
+
+def summarise(results: list[Result]) -> list[SummaryRow]:
+    """Group by (encoder, protocol, dataset, label, metric); mean and sample std over seeds (latest per seed)."""
+    latest: dict[tuple, dict[int, float]] = defaultdict(dict)
+    for r in results:  # results come oldest first, so a re-run of a seed replaces the older value
+        latest[(r.encoder, r.protocol, r.dataset, r.label, r.metric)][r.seed] = r.value
+    rows = []
+    for key, by_seed in latest.items():
+        values = list(by_seed.values())
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        rows.append(SummaryRow(*key, mean=statistics.fmean(values), std=std, seeds=len(values)))
+    return sorted(rows, key=lambda r: (r.dataset, r.label, r.protocol, r.metric, r.encoder))
+
+
+def format_table(headers: list[str], rows: list[list[str]], markdown: bool = False) -> str:
+    """Fixed-width text table, or a Markdown pipe table."""
+    if markdown:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
+                     + [fmt.format(*row) for row in rows])
+
+
+def comparison_table(rows: list[SummaryRow], markdown: bool = False) -> str:
+    """One line per (label, protocol, metric), one column per encoder."""
+    encoders = sorted({r.encoder for r in rows})
+    cells: dict[tuple, dict[str, str]] = defaultdict(dict)
+    for r in rows:
+        cells[(r.dataset, r.label, r.protocol, r.metric)][r.encoder] = r.cell
+    body = [[*key, *(cells[key].get(e, "-") for e in encoders)] for key in sorted(cells)]
+    return format_table(["dataset", "label", "protocol", "metric", *encoders], body, markdown)
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write a file so that readers see the old or the new content, never a partial one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def summary_csv(rows: list[SummaryRow]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["encoder", "protocol", "dataset", "label", "metric", "mean", "std", "seeds"])
+    for r in rows:
+        writer.writerow([r.encoder, r.protocol, r.dataset, r.label, r.metric, f"{r.mean:.4f}", f"{r.std:.4f}", r.seeds])
+    return buffer.getvalue()

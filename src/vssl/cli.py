@@ -1,0 +1,200 @@
+"""The `vssl` command line: demo, data, pretrain, eval, results, models, methods."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter, defaultdict
+
+from vssl.errors import VsslError
+
+
+def cmd_demo(args) -> None:
+    from vssl.demo import run_demo
+
+    run_demo(args.out, epochs=args.epochs, seeds=args.seeds, progress=not args.quiet)
+
+
+def cmd_data_synth(args) -> None:
+    from vssl.data.synthetic import generate
+
+    manifest = generate(args.out, preset=args.preset, seed=args.seed, workers=args.workers, progress=not args.quiet)
+    print(f"wrote {manifest}")
+
+
+def cmd_data_index(args) -> None:
+    from vssl.data.index import build_index, index_path_for
+    from vssl.data.manifest import read_manifest
+
+    samples = read_manifest(args.manifest)
+    index = build_index(samples, cache=index_path_for(args.manifest), progress=not args.quiet)
+    print(f"indexed {len(index.infos)} readable video(s), {len(index.errors)} unreadable → "
+          f"{index_path_for(args.manifest)}")
+
+
+def cmd_data_check(args) -> None:
+    from vssl.benchmark.report import format_table
+    from vssl.data.index import build_index, index_path_for
+    from vssl.data.manifest import read_manifest
+
+    samples = read_manifest(args.manifest)
+    index = build_index(samples, cache=index_path_for(args.manifest), progress=not args.quiet)
+    counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for s in samples:
+        for label_set, value in s.labels.items():
+            counts[(s.split, label_set)][value] += 1
+    by_split = Counter(s.split for s in samples)
+    print(f"{args.manifest}: {len(samples)} samples, {len({s.path for s in samples})} files; "
+          + ", ".join(f"{split or '(no split)'}: {n}" for split, n in sorted(by_split.items())))
+    rows = [[split, label_set, str(len(c)), str(min(c.values())), str(max(c.values()))]
+            for (split, label_set), c in sorted(counts.items())]
+    if rows:
+        print(format_table(["split", "label set", "classes", "min/class", "max/class"], rows))
+    if index.errors:
+        print(f"{len(index.errors)} unreadable file(s):")
+        for path, error in sorted(index.errors.items()):
+            print(f"  {error}")
+        sys.exit(1)
+    print("all files readable")
+
+
+def cmd_pretrain(args) -> None:
+    from vssl.config import load_config
+    from vssl.train.pretrain import PretrainConfig, run_pretrain
+
+    config = load_config(PretrainConfig, args.preset, "pretrain", args.overrides)
+    out = run_pretrain(config)
+    print(f"encoder: {out / 'encoder.pt'}  (checkpoints: {out / 'checkpoints'}, logs: {out / 'logs'})")
+
+
+def cmd_eval(args) -> None:
+    from vssl.benchmark.report import comparison_table, summarise
+    from vssl.config import load_config
+    from vssl.evaluation.run import EvalConfig, run_eval
+
+    config = load_config(EvalConfig, args.preset, "eval", args.overrides)
+    results = run_eval(args.protocols.split(","), config)
+    print(comparison_table(summarise(results)))
+    print(f"recorded {len(results)} result(s) in {config.store}")
+
+
+def cmd_results(args) -> None:
+    from vssl.benchmark.report import comparison_table, format_table, summarise, summary_csv
+    from vssl.benchmark.store import ResultStore
+
+    filters = {k: v for k, v in (("encoder", args.encoder), ("protocol", args.protocol),
+                                 ("dataset", args.dataset), ("metric", args.metric)) if v}
+    rows = summarise(ResultStore(args.store).query(**filters))
+    if not rows:
+        print(f"no results in {args.store}" + (f" matching {filters}" if filters else ""))
+        return
+    if args.format == "csv":
+        print(summary_csv(rows), end="")
+    elif args.format == "long":
+        print(format_table(["encoder", "protocol", "dataset", "label", "metric", "mean", "std", "seeds"],
+                           [[r.encoder, r.protocol, r.dataset, r.label, r.metric, f"{r.mean:.2f}", f"{r.std:.2f}",
+                             str(r.seeds)] for r in rows]))
+    else:
+        print(comparison_table(rows, markdown=args.format == "markdown"))
+
+
+def cmd_models(args) -> None:
+    from vssl.benchmark.report import format_table
+    from vssl.models.registry import build_backbone, count_parameters, list_backbones
+
+    rows = []
+    for name in list_backbones():
+        model = build_backbone(name)
+        frames, size = model.default_input
+        rows.append([name, f"{count_parameters(model):,}", str(model.feature_dim), f"{frames}×{size}²",
+                     ", ".join(model.tap_names)])
+    print(format_table(["backbone", "params (no head)", "feature dim", "default input", "taps"], rows))
+
+
+def cmd_methods(args) -> None:
+    import dataclasses
+
+    from vssl.methods.registry import METHODS
+
+    for name, (method_class, config_class) in sorted(METHODS.items()):
+        doc = (sys.modules[method_class.__module__].__doc__ or "").strip().splitlines()[0]
+        print(f"{name}: {doc}")
+        for f in dataclasses.fields(config_class):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            print(f"    method.{f.name} = {default}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vssl", description="Self-supervised video representation learning "
+                                     "and its honest benchmarking.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="synthetic data → ρMoCo pre-training → kNN/linear vs. random init → table")
+    p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    p.add_argument("--epochs", type=int, default=None, help="pre-training epochs (default: the preset's)")
+    p.add_argument("--seeds", type=int, default=1, help="pre-train and evaluate this many seeds (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_demo)
+
+    data = sub.add_parser("data", help="generate, index and check datasets").add_subparsers(dest="data_command",
+                                                                                              required=True)
+    p = data.add_parser("synth", help="write the synthetic video benchmark (mp4 files + manifest.csv)")
+    p.add_argument("--preset", default="tiny", help="tiny or small (default tiny)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_data_synth)
+    p = data.add_parser("index", help="probe every video of a manifest once and cache frames/fps/size")
+    p.add_argument("manifest")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_data_index)
+    p = data.add_parser("check", help="report unreadable files and label statistics of a manifest")
+    p.add_argument("manifest")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_data_check)
+
+    p = sub.add_parser("pretrain", help="self-supervised pre-training from a preset plus key=value overrides",
+                       epilog="example: vssl pretrain rho_moco_tiny data.manifest=data/manifest.csv train.epochs=5")
+    p.add_argument("preset", nargs="?", default=None, help="preset name in configs/pretrain or a YAML file")
+    p.add_argument("overrides", nargs="*", help="section.key=value")
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("eval", help="evaluate an encoder: knn, linear, finetune (comma-separated)",
+                       epilog="example: vssl eval knn,linear synthetic_tiny data.manifest=data/manifest.csv "
+                              "encoder.checkpoint=runs/pretrain/encoder.pt")
+    p.add_argument("protocols", help="comma-separated: knn, linear, finetune")
+    p.add_argument("preset", nargs="?", default=None, help="preset name in configs/eval or a YAML file")
+    p.add_argument("overrides", nargs="*", help="section.key=value")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("results", help="print stored results (mean ± std over seeds)")
+    p.add_argument("--store", default="runs/results.sqlite")
+    p.add_argument("--encoder")
+    p.add_argument("--protocol")
+    p.add_argument("--dataset")
+    p.add_argument("--metric")
+    p.add_argument("--format", choices=["table", "long", "markdown", "csv"], default="table")
+    p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("models", help="list backbones with parameter counts and taps")
+    p.set_defaults(func=cmd_models)
+    p = sub.add_parser("methods", help="list self-supervised methods and their settings")
+    p.set_defaults(func=cmd_methods)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "preset", None) and "=" in args.preset and args.command in ("pretrain", "eval"):
+        args.overrides.insert(0, args.preset)  # no preset given: the first word was already an override
+        args.preset = None
+    try:
+        args.func(args)
+    except VsslError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

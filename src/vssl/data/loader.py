@@ -1,0 +1,92 @@
+"""Datasets and loaders: manifest → clip sampler → decoder → transforms, skipping (and counting) bad videos."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from vssl.data.index import VideoIndex
+from vssl.data.manifest import Sample
+from vssl.data.transforms import to_float_video
+from vssl.data.video import open_video
+from vssl.errors import VideoReadError
+
+
+def segment_frames(sample: Sample, fps: float, num_frames: int) -> tuple[int, int]:
+    """(first frame, frame count) of the sample's segment [start, end) seconds, or of the whole video."""
+    first = 0 if sample.start is None else min(int(round(sample.start * fps)), num_frames - 1)
+    last = num_frames if sample.end is None else min(int(round(sample.end * fps)), num_frames)
+    return first, max(last - first, 1)
+
+
+class VideoClipDataset(Dataset):
+    """Each item: ``clips`` [K·repeat, C, T, H, W] from one video, its label indices and its position.
+
+    ``sampler(num_frames, fps, rng)`` returns K clips of frame indices (relative to the segment);
+    ``repeat`` > 1 transforms each clip several times (ρ = 1 in seed 001: two crops of one instant).
+    Unreadable videos (found by the index or while decoding) are skipped: the item carries their path
+    under ``skipped`` and the collate function drops it.
+    """
+
+    def __init__(self, samples: list[Sample], index: VideoIndex, sampler, transform,
+                 label_sets: list[str] | None = None, class_names: dict[str, list[str]] | None = None,
+                 repeat: int = 1, seed: int = 0):
+        self.unreadable = [s.path for s in samples if s.path not in index]
+        self.samples = [s for s in samples if s.path in index]
+        self.index = index
+        self.sampler = sampler
+        self.transform = transform
+        self.label_sets = label_sets or []
+        self.class_to_idx = {name: {c: i for i, c in enumerate((class_names or {})[name])}
+                             for name in self.label_sets}
+        self.repeat = repeat
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def labels(self, label_set: str) -> np.ndarray:
+        return np.array([self.class_to_idx[label_set][s.labels[label_set]] for s in self.samples])
+
+    def __getitem__(self, i: int) -> dict:
+        sample = self.samples[i]
+        info = self.index[sample.path]
+        first, count = segment_frames(sample, info.fps, info.num_frames)
+        # Random state comes from torch's RNG, which Lightning/seed_everything seeds per worker and epoch.
+        draw = int(torch.randint(0, 2**62, (1,)).item())
+        rng = np.random.default_rng(draw)
+        generator = torch.Generator().manual_seed(draw)
+        clips_indices = self.sampler(count, info.fps, rng)
+        flat = [first + j for clip in clips_indices for j in clip]
+        try:
+            with open_video(sample.path) as reader:
+                frames = reader.read(flat)
+        except VideoReadError:
+            return {"skipped": sample.path}
+        clip_len = len(clips_indices[0])
+        clips = []
+        for k in range(len(clips_indices)):
+            video = to_float_video(frames[k * clip_len:(k + 1) * clip_len])
+            clips.extend(self.transform(video, generator) for _ in range(self.repeat))
+        labels = [self.class_to_idx[name][sample.labels[name]] for name in self.label_sets]
+        return {"clips": torch.stack(clips), "labels": torch.tensor(labels, dtype=torch.long), "index": i}
+
+
+def collate_clips(items: list[dict]) -> dict:
+    """Stack readable items; list the paths of the skipped ones."""
+    good = [item for item in items if "skipped" not in item]
+    skipped = [item["skipped"] for item in items if "skipped" in item]
+    if not good:
+        return {"clips": torch.empty(0), "labels": torch.empty(0, dtype=torch.long),
+                "index": torch.empty(0, dtype=torch.long), "skipped": skipped}
+    return {"clips": torch.stack([g["clips"] for g in good]), "labels": torch.stack([g["labels"] for g in good]),
+            "index": torch.tensor([g["index"] for g in good]), "skipped": skipped}
+
+
+def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int, drop_last: bool = False,
+                seed: int = 0) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
+                      collate_fn=collate_clips, drop_last=drop_last, persistent_workers=num_workers > 0,
+                      generator=generator)

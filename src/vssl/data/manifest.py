@@ -1,0 +1,132 @@
+"""Dataset manifests: one row per video (or segment) with path, split, optional times and label sets.
+
+A manifest is a CSV or JSONL file. Columns / keys:
+  path   video file or frame directory, absolute or relative to the manifest's folder
+  split  e.g. pretrain, train, test
+  start, end   optional segment bounds in seconds (empty = whole video)
+  any other column is a label set (e.g. ``label``, or ``motion`` and ``appearance``).
+JSONL rows may instead carry the label sets under a ``labels`` object.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vssl.errors import VsslError
+
+RESERVED_COLUMNS = ("path", "split", "start", "end")
+
+
+@dataclass
+class Sample:
+    """One video or segment of a dataset."""
+
+    path: str
+    split: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    start: float | None = None
+    end: float | None = None
+
+
+def _parse_time(value, where: str, key: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise VsslError(f"{where}: column '{key}' must be a number of seconds, got {value!r}") from None
+
+
+def _sample_from_row(row: dict, root: Path, where: str) -> Sample:
+    if not row.get("path"):
+        raise VsslError(f"{where}: missing 'path'")
+    path = str(row["path"])
+    if not os.path.isabs(path):
+        path = str(root / path)
+    labels = dict(row.get("labels") or {})
+    for key, value in row.items():
+        if key not in RESERVED_COLUMNS and key != "labels" and value not in (None, ""):
+            labels[key] = str(value)
+    start = _parse_time(row.get("start"), where, "start")
+    end = _parse_time(row.get("end"), where, "end")
+    if start is not None and end is not None and end <= start:
+        raise VsslError(f"{where}: end ({end}) must be after start ({start})")
+    return Sample(path=path, split=str(row.get("split") or ""), labels={k: str(v) for k, v in labels.items()},
+                  start=start, end=end)
+
+
+def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[Sample]:
+    """Read a CSV or JSONL manifest; relative paths resolve against the manifest's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise VsslError(f"manifest not found: {path}")
+    root = path.parent
+    samples: list[Sample] = []
+    if path.suffix == ".jsonl":
+        with open(path) as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise VsslError(f"{path}:{line_no}: invalid JSON ({e.msg})") from None
+                samples.append(_sample_from_row(row, root, f"{path}:{line_no}"))
+    elif path.suffix == ".csv":
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None or "path" not in reader.fieldnames:
+                raise VsslError(f"{path}: CSV manifest needs a 'path' column")
+            for line_no, row in enumerate(reader, 2):
+                samples.append(_sample_from_row(row, root, f"{path}:{line_no}"))
+    else:
+        raise VsslError(f"{path}: manifest must be .csv or .jsonl")
+    if split is not None:
+        samples = [s for s in samples if s.split == split]
+    return samples
+
+
+def write_manifest(samples: list[Sample], path: str | os.PathLike) -> None:
+    """Write samples as CSV or JSONL (by suffix), atomically; paths are stored relative when inside the folder."""
+    path = Path(path)
+    root = path.parent.resolve()
+
+    def rel(p: str) -> str:
+        try:
+            return str(Path(p).resolve().relative_to(root))
+        except ValueError:
+            return p
+
+    label_keys = sorted({k for s in samples for k in s.labels})
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        if path.suffix == ".jsonl":
+            for s in samples:
+                row = {"path": rel(s.path), "split": s.split, "labels": s.labels}
+                if s.start is not None:
+                    row["start"] = s.start
+                if s.end is not None:
+                    row["end"] = s.end
+                f.write(json.dumps(row) + "\n")
+        else:
+            writer = csv.writer(f)
+            writer.writerow([*RESERVED_COLUMNS, *label_keys])
+            for s in samples:
+                writer.writerow([rel(s.path), s.split, "" if s.start is None else s.start,
+                                 "" if s.end is None else s.end, *(s.labels.get(k, "") for k in label_keys)])
+    os.replace(tmp, path)
+
+
+def class_names(samples: list[Sample], label_set: str) -> list[str]:
+    """Sorted class names of one label set; raises naming the label set if a sample lacks it."""
+    names = set()
+    for s in samples:
+        if label_set not in s.labels:
+            raise VsslError(f"{s.path}: no label '{label_set}' (has: {', '.join(sorted(s.labels)) or 'none'})")
+        names.add(s.labels[label_set])
+    return sorted(names)

@@ -1,0 +1,420 @@
+"""Procedural synthetic video benchmark: H.264 videos of moving sprites labelled by motion and appearance."""
+
+from __future__ import annotations
+
+import colorsys
+import json
+import math
+import multiprocessing
+import os
+import zlib
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from vssl.data.manifest import Sample, write_manifest
+from vssl.errors import ConfigError, VsslError
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sprite shapes (appearance classes). Each is an "inside" test in units where a disk of the same area has radius 1,
+# so every shape covers pi * radius**2 pixels: sprite size says nothing about the shape.
+
+SQUARE_HALF_SIDE = math.sqrt(math.pi) / 2  # (2a)^2 = pi
+TRIANGLE_CIRCUMRADIUS = math.sqrt(math.pi / (3 * math.sqrt(3) / 4))  # equilateral: area = 3*sqrt(3)/4 * R^2
+CROSS_HALF_LENGTH = math.sqrt(9 * math.pi / 20)  # plus sign, arm half-width = half-length / 3: area = 20/9 * L^2
+RING_INNER_FRACTION = 0.6  # inner radius / outer radius
+RING_OUTER_RADIUS = 1 / math.sqrt(1 - RING_INNER_FRACTION**2)  # area = pi * (1 - k^2) * R^2
+STAR_INNER_FRACTION = 0.45  # five points; inner vertex radius / tip radius (a regular pentagram has 0.382)
+STAR_OUTER_RADIUS = math.sqrt(math.pi / (5 * STAR_INNER_FRACTION * math.sin(math.pi / 5)))  # area = 5 rho sin36 R^2
+
+
+def _disk(u, v):
+    return u * u + v * v <= 1.0
+
+
+def _square(u, v):
+    return np.maximum(np.abs(u), np.abs(v)) <= SQUARE_HALF_SIDE
+
+
+def _triangle(u, v):
+    """Equilateral triangle with one vertex pointing up (-v): inside all three edges at the inradius R/2."""
+    inside = np.ones(np.broadcast_shapes(np.shape(u), np.shape(v)), dtype=bool)
+    for normal_angle in (math.pi / 2, math.pi / 2 + 2 * math.pi / 3, math.pi / 2 + 4 * math.pi / 3):
+        inside &= u * math.cos(normal_angle) + v * math.sin(normal_angle) <= TRIANGLE_CIRCUMRADIUS / 2
+    return inside
+
+
+def _cross(u, v):
+    abs_u, abs_v = np.abs(u), np.abs(v)
+    half_width = CROSS_HALF_LENGTH / 3
+    return (((abs_u <= CROSS_HALF_LENGTH) & (abs_v <= half_width))
+            | ((abs_v <= CROSS_HALF_LENGTH) & (abs_u <= half_width)))
+
+
+def _ring(u, v):
+    squared = u * u + v * v
+    return (squared <= RING_OUTER_RADIUS**2) & (squared >= (RING_INNER_FRACTION * RING_OUTER_RADIUS) ** 2)
+
+
+def _star(u, v):
+    """Five-pointed star, one tip up: fold the angle into the half-sector [0, 36 deg] next to a tip, then test
+    which side of the tip-to-inner-vertex edge the point lies on."""
+    sector = 2 * math.pi / 5
+    angle = np.mod(np.arctan2(v, u) + math.pi / 2, sector)
+    angle = np.minimum(angle, sector - angle)
+    distance = np.sqrt(u * u + v * v)
+    qx, qy = distance * np.cos(angle), distance * np.sin(angle)
+    tip = STAR_OUTER_RADIUS
+    inner_x = STAR_INNER_FRACTION * tip * math.cos(sector / 2)
+    inner_y = STAR_INNER_FRACTION * tip * math.sin(sector / 2)
+    return (inner_x - tip) * qy - inner_y * (qx - tip) >= 0
+
+
+SHAPES = {"disk": _disk, "square": _square, "triangle": _triangle, "cross": _cross, "ring": _ring, "star": _star}
+# Farthest any shape reaches from its centre, in equal-area-disk radii (the triangle's circumradius).
+SHAPE_EXTENT = max(1.0, SQUARE_HALF_SIDE * math.sqrt(2), TRIANGLE_CIRCUMRADIUS,
+                   math.hypot(CROSS_HALF_LENGTH, CROSS_HALF_LENGTH / 3), RING_OUTER_RADIUS, STAR_OUTER_RADIUS)
+SUBPIXEL_OFFSETS = (-0.25, 0.25)  # 2x2 supersampling for anti-aliased edges
+
+
+def sprite_coverage(shape: str, dx, dy, radius: float, rotation: float = 0.0) -> np.ndarray:
+    """Fraction (0..1) of each pixel covered by a sprite; dx, dy: pixel-centre offsets from the sprite centre."""
+    inside = SHAPES[shape]
+    cos_r, sin_r = math.cos(rotation), math.sin(rotation)
+    coverage = 0.0
+    for oy in SUBPIXEL_OFFSETS:
+        for ox in SUBPIXEL_OFFSETS:
+            x, y = np.asarray(dx) + ox, np.asarray(dy) + oy
+            coverage = coverage + inside((cos_r * x + sin_r * y) / radius, (-sin_r * x + cos_r * y) / radius)
+    return np.asarray(coverage, dtype=np.float32) / len(SUBPIXEL_OFFSETS) ** 2
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Trajectory shapes (motion classes). Each maps per-frame phase angles to unit-amplitude offsets [T, 2] (x, y) from
+# the first-frame position, drawing its own random phase and direction. All are invariant under a horizontal flip
+# (and under time reversal): a flip maps each class onto itself, so flip augmentation cannot erase the label.
+
+
+def _oscillation(rng, angles, direction):
+    phase = rng.uniform(0, 2 * math.pi)
+    along = np.sin(phase + angles) - math.sin(phase)
+    return along[:, None] * np.asarray(direction)[None, :]
+
+
+def _horizontal(rng, angles):
+    return _oscillation(rng, angles, (1.0, 0.0))
+
+
+def _vertical(rng, angles):
+    return _oscillation(rng, angles, (0.0, 1.0))
+
+
+def _diagonal(rng, angles):
+    """Back-and-forth along a line tilted 30-60 deg from horizontal, rising or falling with equal probability."""
+    tilt = rng.uniform(math.radians(30), math.radians(60))
+    sign = rng.choice((-1.0, 1.0))
+    return _oscillation(rng, angles, (sign * math.cos(tilt), math.sin(tilt)))
+
+
+def _circular(rng, angles):
+    """Orbit, clockwise or counter-clockwise with equal probability."""
+    phase = rng.uniform(0, 2 * math.pi)
+    spin = rng.choice((-1.0, 1.0))
+    turned = phase + spin * angles
+    return np.stack([np.cos(turned) - math.cos(phase), np.sin(turned) - math.sin(phase)], axis=1)
+
+
+MOTIONS = {"horizontal": _horizontal, "vertical": _vertical, "diagonal": _diagonal, "circular": _circular}
+MAX_TRAJECTORY_TRIES = 10_000
+BACKGROUNDS = ("noise", "stripes", "checker")
+
+
+def _free_area(config: SynthConfig, radius: float) -> tuple[float, float]:
+    """Range of sprite-centre coordinates (pixel centres 0..size-1) that keeps the sprite inside every frame."""
+    low = SHAPE_EXTENT * radius + config.jitter_px + 1
+    return low, config.size - 1 - low
+
+
+@dataclass
+class SynthConfig:
+    """Everything that defines a synthetic benchmark; lengths given as fractions are fractions of ``size``."""
+
+    name: str  # preset name, recorded in synth.json
+    size: int  # frame height = width in pixels; even (yuv420p)
+    num_frames: int  # frames per video
+    fps: float  # frame rate written into the mp4
+    counts: dict[str, int]  # videos per split, e.g. {"pretrain": 320, "train": 160, "test": 160}
+    motion_classes: tuple[str, ...] = ("horizontal", "vertical", "diagonal", "circular")  # keys of MOTIONS
+    appearance_classes: tuple[str, ...] = ("disk", "square", "triangle", "cross")  # keys of SHAPES
+    sprite_radius: tuple[float, float] = (0.08, 0.12)  # equal-area disk radius range, fraction of size
+    amplitude: tuple[float, float] = (0.12, 0.2)  # oscillation half-extent / orbit radius range, fraction of size
+    cycles: tuple[float, float] = (1.0, 2.0)  # full periods of the trajectory per video (speed nuisance)
+    start_margin: float = 0.1  # first-frame centre is uniform over the free area shrunk by this fraction per side
+    jitter_px: int = 1  # camera shake: whole-frame shift, uniform integer in [-jitter_px, jitter_px] per frame
+    noise_std: float = 2.0  # Gaussian pixel noise, standard deviation on the 0-255 scale
+    crf: int = 20  # libx264 constant rate factor (lower = higher quality)
+    x264_preset: str = "veryfast"  # libx264 speed/size preset
+
+    def __post_init__(self):
+        self.counts = dict(self.counts)
+        for name in ("motion_classes", "appearance_classes", "sprite_radius", "amplitude", "cycles"):
+            setattr(self, name, tuple(getattr(self, name)))
+        self._validate()
+
+    def _fail(self, key: str, problem: str):
+        raise ConfigError(f"SynthConfig '{self.name}': {key} {problem}, got {getattr(self, key)!r}")
+
+    def _validate(self):
+        if self.size < 16 or self.size % 2:
+            self._fail("size", "must be an even number of pixels >= 16 (yuv420p needs even sizes)")
+        if self.num_frames < 2:
+            self._fail("num_frames", "must be >= 2")
+        if self.fps <= 0:
+            self._fail("fps", "must be positive")
+        if not self.counts or any(not isinstance(n, int) or n < 0 for n in self.counts.values()):
+            self._fail("counts", "must map split names to non-negative integers")
+        for key, known in (("motion_classes", MOTIONS), ("appearance_classes", SHAPES)):
+            names = getattr(self, key)
+            unknown = [n for n in names if n not in known]
+            if not names or unknown or len(set(names)) != len(names):
+                self._fail(key, f"must be distinct names from {', '.join(known)}")
+        for key in ("sprite_radius", "amplitude", "cycles"):
+            low, high = getattr(self, key)
+            if not 0 < low <= high:
+                self._fail(key, "must be a (low, high) range with 0 < low <= high")
+        for key in ("jitter_px", "noise_std", "start_margin"):
+            if getattr(self, key) < 0:
+                self._fail(key, "must be >= 0")
+        low, high = _free_area(self, self.sprite_radius[1] * self.size)
+        if high - low <= 2 * self.start_margin * self.size:
+            self._fail("sprite_radius", "leaves no room for the sprite to start (shrink sprites, jitter or margin)")
+
+
+PRESETS: dict[str, SynthConfig] = {
+    "tiny": SynthConfig(name="tiny", size=64, num_frames=48, fps=16,
+                        counts={"pretrain": 320, "train": 160, "test": 160}),
+    "small": SynthConfig(name="small", size=112, num_frames=64, fps=16,
+                         counts={"pretrain": 2000, "train": 800, "test": 800}, jitter_px=2),
+}
+
+
+def resolve_config(preset: str | SynthConfig) -> SynthConfig:
+    """A preset name or a ready SynthConfig -> SynthConfig; unknown names raise listing the valid ones."""
+    if isinstance(preset, SynthConfig):
+        return preset
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown synthetic preset {preset!r} (valid: {', '.join(PRESETS)})")
+    return PRESETS[preset]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _sample_trajectory(config: SynthConfig, motion: str, radius: float, rng: np.random.Generator) -> np.ndarray:
+    """World-space sprite centres [T, 2] (x, y). The first position is drawn before and independently of the motion
+    class, so its distribution is the same for every class; only the trajectory parameters are resampled until the
+    whole path stays inside the free area."""
+    low, high = _free_area(config, radius)
+    margin = config.start_margin * config.size
+    start = rng.uniform(low + margin, high - margin, size=2)
+    frames = np.arange(config.num_frames)
+    for _ in range(MAX_TRAJECTORY_TRIES):
+        amplitude = rng.uniform(*config.amplitude) * config.size
+        angles = 2 * math.pi * rng.uniform(*config.cycles) * frames / config.num_frames
+        path = start + amplitude * MOTIONS[motion](rng, angles)
+        if path.min() >= low and path.max() <= high:
+            return path
+    raise ConfigError(f"SynthConfig '{config.name}': amplitude {config.amplitude} does not fit a '{motion}' "
+                      f"trajectory in a {config.size}px frame; lower amplitude or start_margin")
+
+
+def _upsample_bilinear(grid: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of a small square grid to [size, size]."""
+    coords = np.linspace(0, grid.shape[0] - 1, size)
+    index = np.minimum(coords.astype(int), grid.shape[0] - 2)
+    frac = coords - index
+    rows = grid[index] * (1 - frac)[:, None] + grid[index + 1] * frac[:, None]
+    return rows[:, index] * (1 - frac)[None, :] + rows[:, index + 1] * frac[None, :]
+
+
+def _background_pattern(rng: np.random.Generator, size: int, full_size: int) -> np.ndarray:
+    """A [size, size] texture in 0..1: smooth value noise, soft stripes or a soft checkerboard, random scale/tilt."""
+    kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
+    if kind == "noise":
+        cells = int(rng.integers(3, 9))
+        return _upsample_bilinear(rng.random((cells + 1, cells + 1)), size)
+    tilt = rng.uniform(0, math.pi)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64)
+    u = x * math.cos(tilt) + y * math.sin(tilt)
+    v = -x * math.sin(tilt) + y * math.cos(tilt)
+    period = rng.uniform(0.1, 0.3) * full_size
+    if kind == "stripes":
+        return 0.5 + 0.5 * np.sin(2 * math.pi * u / period + rng.uniform(0, 2 * math.pi))
+    return np.clip(0.5 + 2.0 * np.sin(2 * math.pi * u / period) * np.sin(2 * math.pi * v / period), 0, 1)
+
+
+def _background(rng: np.random.Generator, size: int, full_size: int) -> np.ndarray:
+    """Textured RGB background [size, size, 3] in 0..1, blending two random muted colours."""
+    colours = rng.uniform(0.1, 0.7, size=(2, 3))
+    pattern = _background_pattern(rng, size, full_size)[..., None]
+    return (colours[0] + pattern * (colours[1] - colours[0])).astype(np.float32)
+
+
+def _sprite_colour(rng: np.random.Generator) -> np.ndarray:
+    """A saturated, bright colour that stands out from the muted backgrounds."""
+    rgb = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.0))
+    return np.asarray(rgb, dtype=np.float32)
+
+
+def _paint_sprite(frame: np.ndarray, shape: str, centre, radius: float, rotation: float, colour: np.ndarray):
+    """Alpha-blend one anti-aliased sprite into a float frame [H, W, 3], touching only its bounding box."""
+    half = math.ceil(SHAPE_EXTENT * radius) + 1
+    cx, cy = centre
+    x0, y0 = max(math.floor(cx) - half, 0), max(math.floor(cy) - half, 0)
+    x1, y1 = min(math.floor(cx) + half + 2, frame.shape[1]), min(math.floor(cy) + half + 2, frame.shape[0])
+    dx = np.arange(x0, x1)[None, :] - cx
+    dy = np.arange(y0, y1)[:, None] - cy
+    alpha = sprite_coverage(shape, dx, dy, radius, rotation)[..., None]
+    patch = frame[y0:y1, x0:x1]
+    patch += alpha * (colour - patch)
+
+
+def render_video(config: SynthConfig, motion: str, appearance: str, rng: np.random.Generator,
+                 return_trajectory: bool = False):
+    """Render one video as uint8 [T, H, W, 3]; with return_trajectory also the in-frame sprite centres [T, 2] (x, y).
+
+    Pure: the output depends only on the arguments (the generator's state included)."""
+    if motion not in config.motion_classes or appearance not in config.appearance_classes:
+        raise VsslError(f"render_video: ({motion!r}, {appearance!r}) not in config '{config.name}' classes "
+                        f"{config.motion_classes} x {config.appearance_classes}")
+    size, jitter = config.size, config.jitter_px
+    radius = rng.uniform(*config.sprite_radius) * size
+    rotation = rng.uniform(0, 2 * math.pi)
+    colour = _sprite_colour(rng)
+    world = _sample_trajectory(config, motion, radius, rng)
+    background = _background(rng, size + 2 * jitter, size)
+    shifts = rng.integers(-jitter, jitter + 1, size=(config.num_frames, 2))  # camera offset (x, y) per frame
+    centres = world - shifts
+    frames = np.empty((config.num_frames, size, size, 3), dtype=np.float32)
+    for t, (sx, sy) in enumerate(shifts):
+        frames[t] = background[jitter + sy: jitter + sy + size, jitter + sx: jitter + sx + size]
+        _paint_sprite(frames[t], appearance, centres[t], radius, rotation, colour)
+    if config.noise_std > 0:
+        frames += rng.standard_normal(frames.shape, dtype=np.float32) * np.float32(config.noise_std / 255)
+    video = np.round(np.clip(frames, 0, 1) * 255).astype(np.uint8)
+    return (video, centres) if return_trajectory else video
+
+
+def write_mp4(frames: np.ndarray, path, fps: float, crf: int = 20, x264_preset: str = "veryfast") -> None:
+    """Encode uint8 RGB frames [T, H, W, 3] (even H, W) as H.264 yuv420p mp4, via a temporary file and a rename."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.tmp")
+    with av.open(str(partial), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": x264_preset}
+        stream.codec_context.thread_count = 1  # parallelism comes from the worker pool
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    os.replace(partial, path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Dataset generation
+
+
+def _split_code(split: str) -> int:
+    return zlib.crc32(split.encode())
+
+
+def balanced_labels(config: SynthConfig, split: str, seed: int) -> list[tuple[str, str]]:
+    """(motion, appearance) per video of a split: every pair equally often (+-1), in a seeded random order."""
+    pairs = [(m, a) for m in config.motion_classes for a in config.appearance_classes]
+    count = config.counts[split]
+    rng = np.random.default_rng(np.random.SeedSequence([seed, _split_code(split)]))
+    indices = np.concatenate([np.tile(np.arange(len(pairs)), count // len(pairs)),
+                              rng.choice(len(pairs), count % len(pairs), replace=False)])
+    return [pairs[i] for i in rng.permutation(indices)]
+
+
+def _make_video(job: tuple) -> str:
+    """Render and write one video; its generator is seeded from (seed, split, index) alone."""
+    config, seed, split, index, motion, appearance, path = job
+    rng = np.random.default_rng(np.random.SeedSequence([seed, _split_code(split), index]))
+    write_mp4(render_video(config, motion, appearance, rng), path, config.fps, config.crf, config.x264_preset)
+    return path
+
+
+def _clear_previous_output(out_dir: Path, videos_dir: Path):
+    """Remove what an earlier generation wrote (manifest first, so no manifest ever points at missing videos)."""
+    for name in ("manifest.csv", "synth.json"):
+        (out_dir / name).unlink(missing_ok=True)
+    for pattern in ("*.mp4", ".*.tmp"):
+        for old in videos_dir.glob(pattern):
+            old.unlink()
+
+
+def _write_json_atomic(data: dict, path: Path):
+    partial = path.with_name(f".{path.name}.tmp")
+    partial.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def _summary(config: SynthConfig, seed: int, samples: list[Sample]) -> dict:
+    splits = {}
+    for split in config.counts:
+        in_split = [s for s in samples if s.split == split]
+        splits[split] = {"count": len(in_split),
+                         **{key: dict(sorted(Counter(s.labels[key] for s in in_split).items()))
+                            for key in ("motion", "appearance")}}
+    return {"preset": config.name, "seed": seed, "config": asdict(config),
+            "classes": {"motion": list(config.motion_classes), "appearance": list(config.appearance_classes)},
+            "splits": splits}
+
+
+def generate(out_dir, preset: str | SynthConfig = "tiny", seed: int = 0, workers: int | None = None,
+             progress: bool = True) -> Path:
+    """Generate a synthetic benchmark into out_dir (videos/, synth.json, manifest.csv); returns the manifest path.
+
+    The output depends only on (preset, seed): never on the worker count. Files an earlier generation wrote there
+    (manifest.csv, synth.json, videos/*.mp4) are replaced; the manifest is written last."""
+    config = resolve_config(preset)
+    if not isinstance(seed, int) or seed < 0:
+        raise VsslError(f"synthetic seed must be a non-negative integer, got {seed!r}")
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    if workers < 1:
+        raise VsslError(f"synthetic workers must be >= 1, got {workers}")
+    out_dir = Path(out_dir)
+    videos_dir = out_dir / "videos"
+    videos_dir.mkdir(parents=True, exist_ok=True)
+    _clear_previous_output(out_dir, videos_dir)
+
+    samples, jobs = [], []
+    for split in config.counts:
+        for index, (motion, appearance) in enumerate(balanced_labels(config, split, seed)):
+            path = str(videos_dir / f"{split}_{index:05d}.mp4")
+            samples.append(Sample(path=path, split=split, labels={"motion": motion, "appearance": appearance}))
+            jobs.append((config, seed, split, index, motion, appearance, path))
+
+    with tqdm(total=len(jobs), desc=f"synth {config.name}", unit="video", disable=not progress) as bar:
+        if workers == 1:
+            for job in jobs:
+                _make_video(job)
+                bar.update()
+        else:
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                for _ in pool.imap_unordered(_make_video, jobs, chunksize=8):
+                    bar.update()
+
+    _write_json_atomic(_summary(config, seed, samples), out_dir / "synth.json")
+    manifest_path = out_dir / "manifest.csv"
+    write_manifest(samples, manifest_path)
+    return manifest_path

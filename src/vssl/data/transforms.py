@@ -1,0 +1,500 @@
+"""Video transforms on float tensors [C, T, H, W] in [0, 1]: resize, crops, flip, colour, blur, normalize.
+
+Each transform is a small callable ``transform(video, generator=None) -> video``. Its random
+parameters are drawn once per call from ``generator`` (a ``torch.Generator``; ``None`` uses torch's
+global generator), so every frame of a clip gets the same crop, flip and colour change. The colour
+transforms (ColorJitter, RandomGrayscale, GaussianBlur) accept ``per_frame=True`` to draw independent
+parameters, including the apply-or-not coin, for every frame instead.
+
+``build_train_transform`` / ``build_eval_transform`` assemble the recipe of seed 001 (Feichtenhofer et
+al. 2021, "A Large-Scale Study on Unsupervised Spatiotemporal Representation Learning", §A.2).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vssl.errors import VsslError
+
+# Kinetics mean/std of PySlowFast (slowfast/config/defaults.py, _C.DATA.MEAN / _C.DATA.STD).
+KINETICS_MEAN = (0.45, 0.45, 0.45)
+KINETICS_STD = (0.225, 0.225, 0.225)
+
+# ITU-R BT.601 luma weights for R, G, B (as PIL and torchvision grayscale).
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+# Inception-style crop: seed 001 Table 8, best setting (66.8% K400 linear): area [0.20, 0.76],
+# aspect [3/4, 4/3].
+INCEPTION_CROP_AREA = (0.2, 0.76)
+INCEPTION_CROP_ASPECT = (3 / 4, 4 / 3)
+CROP_TRIES = 10
+
+
+def to_float_video(frames: np.ndarray) -> torch.Tensor:
+    """uint8 frames [T, H, W, 3] (as decoded) -> float32 video [3, T, H, W] in [0, 1]."""
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        description = f"{frames.dtype} array of shape {frames.shape}" if isinstance(frames, np.ndarray) else repr(type(frames))
+        raise VsslError(f"to_float_video expects uint8 frames [T, H, W, 3], got {description}")
+    return torch.from_numpy(frames.transpose(3, 0, 1, 2).astype(np.float32, order="C")).div_(255.0)
+
+
+# --- random draws (all from the caller's torch.Generator) ---
+
+
+def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:
+    return low + (high - low) * torch.rand((), generator=generator).item()
+
+
+def _randint(low: int, high: int, generator: torch.Generator | None) -> int:
+    """Uniform integer in [low, high], both inclusive."""
+    return int(torch.randint(low, high + 1, (), generator=generator).item())
+
+
+def _coin(p: float, generator: torch.Generator | None) -> bool:
+    return torch.rand((), generator=generator).item() < p
+
+
+# --- argument checks ---
+
+
+def _pair(size, name: str) -> tuple[int, int]:
+    """An int or (height, width) pair of ints >= 1, as (height, width)."""
+    pair = (size, size) if isinstance(size, int) else tuple(size)
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in pair):
+        raise VsslError(f"{name} must be an int >= 1 or a pair of them, got {size!r}")
+    return pair
+
+
+def _range(values, name: str, low_bound: float, high_bound: float) -> tuple[float, float]:
+    """A (low, high) pair with low_bound <= low <= high <= high_bound."""
+    try:
+        low, high = (float(v) for v in values)
+    except (TypeError, ValueError):
+        raise VsslError(f"{name} must be a (low, high) pair of numbers, got {values!r}") from None
+    if not low_bound <= low <= high <= high_bound:
+        raise VsslError(f"{name} must satisfy {low_bound} <= low <= high <= {high_bound}, got {values!r}")
+    return low, high
+
+
+def _probability(p: float, name: str = "p") -> float:
+    if not 0.0 <= p <= 1.0:
+        raise VsslError(f"{name} must be in [0, 1], got {p!r}")
+    return float(p)
+
+
+def _check_video(video) -> None:
+    if not isinstance(video, torch.Tensor) or video.ndim != 4 or not video.is_floating_point():
+        description = f"{video.dtype} tensor of shape {tuple(video.shape)}" if isinstance(video, torch.Tensor) else repr(type(video))
+        raise VsslError(f"video transforms expect a float tensor [C, T, H, W], got {description}")
+
+
+# --- base classes ---
+
+
+class VideoTransform:
+    """Checks that the input is a float [C, T, H, W] tensor, then applies ``apply``."""
+
+    def __call__(self, video: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_video(video)
+        return self.apply(video, generator)
+
+    def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class FrameableTransform(VideoTransform):
+    """A transform that draws its parameters once per clip, or once per frame with ``per_frame=True``."""
+
+    per_frame: bool
+
+    def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        if not self.per_frame:
+            return self.apply_to_clip(video, generator)
+        frames = [self.apply_to_clip(frame, generator) for frame in video.split(1, dim=1)]
+        return torch.cat(frames, dim=1)
+
+    def apply_to_clip(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Compose(VideoTransform):
+    """Applies transforms in order, passing the same generator to each."""
+
+    def __init__(self, transforms: Sequence[VideoTransform]):
+        self.transforms = list(transforms)
+
+    def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        for transform in self.transforms:
+            video = transform(video, generator)
+        return video
+
+    def __repr__(self) -> str:
+        return "Compose(" + ", ".join(type(t).__name__ for t in self.transforms) + ")"
+
+
+# --- spatial transforms ---
+
+
+def resize_frames(video: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Bilinear resize of every frame to (height, width), antialiased when downscaling."""
+    if (height, width) == tuple(video.shape[-2:]):
+        return video
+    downscaling = height < video.shape[-2] or width < video.shape[-1]
+    frames = video.permute(1, 0, 2, 3)  # frames as the batch: [T, C, H, W]
+    resized = F.interpolate(frames, size=(height, width), mode="bilinear", align_corners=False, antialias=downscaling)
+    return resized.permute(1, 0, 2, 3).contiguous()
+
+
+class ShortSideResize(VideoTransform):
+    """Resize so the shorter side is ``size`` (int) or uniform in ``[low, high]`` (pair), keeping aspect.
+
+    Seed 001 §A.2 draws the short side in [256, 320] (VGG-style scale jitter).
+    """
+
+    def __init__(self, size: int | tuple[int, int]):
+        if isinstance(size, int):
+            self.size_range = _pair((size, size), "short side size")
+        else:
+            low, high = _pair(size, "short side size")
+            if low > high:
+                raise VsslError(f"short side size range must have low <= high, got {size!r}")
+            self.size_range = (low, high)
+
+    def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        low, high = self.size_range
+        short_side = low if low == high else _randint(low, high, generator)
+        height, width = video.shape[-2:]
+        if height <= width:
+            return resize_frames(video, short_side, max(1, round(width * short_side / height)))
+        return resize_frames(video, max(1, round(height * short_side / width)), short_side)
+
+
+def _crop(video: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
+    return video[..., top : top + height, left : left + width]
+
+
+def _check_crop_fits(video: torch.Tensor, height: int, width: int) -> None:
+    if height > video.shape[-2] or width > video.shape[-1]:
+        raise VsslError(f"crop size {(height, width)} is larger than the frames {tuple(video.shape[-2:])}")
+
+
+class RandomCrop(VideoTransform):
+    """A ``size`` crop at a uniform random position, the same for all frames."""
+
+    def __init__(self, size: int | tuple[int, int]):
+        self.size = _pair(size, "crop size")
+
+    def sample_params(self, height: int, width: int, generator: torch.Generator | None = None) -> tuple[int, int]:
+        """(top, left) of the crop in a frame of (height, width)."""
+        return _randint(0, height - self.size[0], generator), _randint(0, width - self.size[1], generator)
+
+    def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        _check_crop_fits(video, *self.size)
+        top, left = self.sample_params(video.shape[-2], video.shape[-1], generator)
+        return _crop(video, top, left, *self.size)
+
+
+class CenterCrop(VideoTransform):
+    """The central ``size`` crop; when the margin is odd the extra pixel is left at the bottom/right."""
+
+    def __init__(self, size: int | tuple[int, int]):
+        self.size = _pair(size, "crop size")
+
+    def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        _check_crop_fits(video, *self.size)
+        top = (video.shape[-2] - self.size[0]) // 2
+        left = (video.shape[-1] - self.size[1]) // 2
+        return _crop(video, top, left, *self.size)
+
+
+class RandomResizedCrop(VideoTransform):
+    """Inception-style crop: a box of random area fraction and aspect ratio, resized to ``size``.
+
+    Defaults are seed 001 Table 8's best setting. As in torchvision / PySlowFast, up to 10 boxes are
+    drawn (log-uniform aspect ratio) until one fits in the frame; otherwise the largest centred box
+    with the aspect ratio clamped to ``aspect`` is used.
+    """
+
+    def __init__(
+        self,
+        size: int | tuple[int, int],
+        area: tuple[float, float] = INCEPTION_CROP_AREA,
+        aspect: tuple[float, float] = INCEPTION_CROP_ASPECT,
+    ):
+        self.size = _pair(size, "crop size")
+        self.area = _range(area, "area", 1e-6, 1.0)
+        self.aspect = _range(aspect, "aspect", 1e-6, math.inf)
+
+    def sample_params(self, height: int, width: int, generator: torch.Generator | None = None) -> tuple[int, int, int, int]:
+        """(top, left, box_height, box_width) of the box in a frame of (height, width)."""
+        log_aspect = (math.log(self.aspect[0]), math.log(self.aspect[1]))
+        for _ in range(CROP_TRIES):
+            box_area = height * width * _uniform(*self.area, generator)
+            aspect = math.exp(_uniform(*log_aspect, generator))
+            box_width = round(math.sqrt(box_area * aspect))
+            box_height = round(math.sqrt(box_area / aspect))
+            if 0 < box_width <= width and 0 < box_height <= height:
+                return _randint(0, height - box_height, generator), _randint(0, width - box_width, generator), box_height, box_width
+        return self._centre_fallback(height, width)
+
+    def _centre_fallback(self, height: int, width: int) -> tuple[int, int, int, int]:
+        frame_aspect = width / height
+        if frame_aspect < self.aspect[0]:
+            box_width, box_height = width, round(width / self.aspect[0])
+        elif frame_aspect > self.aspect[1]:
+            box_width, box_height = round(height * self.aspect[1]), height
+        else:
+            box_width, box_height = width, height
+        return (height - box_height) // 2, (width - box_width) // 2, box_height, box_width
+
+    def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        top, left, box_height, box_width = self.sample_params(video.shape[-2], video.shape[-1], generator)
+        return resize_frames(_crop(video, top, left, box_height, box_width), *self.size)
+
+
+class RandomHorizontalFlip(VideoTransform):
+    """Mirrors every frame left-right with probability ``p``."""
+
+    def __init__(self, p: float = 0.5):
+        self.p = _probability(p)
+
+    def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return video.flip(-1) if _coin(self.p, generator) else video
+
+
+# --- colour ---
+
+
+def to_grayscale(video: torch.Tensor) -> torch.Tensor:
+    """ITU-R 601 luma of an RGB video [3, ...] as one channel [1, ...]."""
+    red, green, blue = video[0], video[1], video[2]
+    return (LUMA_WEIGHTS[0] * red + LUMA_WEIGHTS[1] * green + LUMA_WEIGHTS[2] * blue).unsqueeze(0)
+
+
+def rgb_to_hsv(video: torch.Tensor) -> torch.Tensor:
+    """RGB [3, ...] in [0, 1] -> HSV [3, ...], all channels in [0, 1] (hue as a fraction of a turn)."""
+    red, green, blue = video[0], video[1], video[2]
+    value, max_channel = video.max(dim=0)
+    chroma = value - video.min(dim=0).values
+    saturation = torch.where(value > 0, chroma / value.clamp(min=1e-12), torch.zeros_like(value))
+    safe_chroma = chroma.clamp(min=1e-12)
+    hue_sixths = torch.where(
+        max_channel == 0,
+        ((green - blue) / safe_chroma) % 6,
+        torch.where(max_channel == 1, (blue - red) / safe_chroma + 2, (red - green) / safe_chroma + 4),
+    )
+    hue = torch.where(chroma > 0, hue_sixths / 6, torch.zeros_like(value))
+    return torch.stack([hue, saturation, value])
+
+
+def hsv_to_rgb(video: torch.Tensor) -> torch.Tensor:
+    """HSV [3, ...] (as from ``rgb_to_hsv``) -> RGB [3, ...]: channel = v - v·s·clamp(min(k, 4 - k), 0, 1)
+    with k = (n + 6h) mod 6 and n = 5, 3, 1 for R, G, B."""
+    hue, saturation, value = video[0], video[1], video[2]
+    channels = []
+    for n in (5, 3, 1):
+        k = (n + 6 * hue) % 6
+        channels.append(value - value * saturation * torch.minimum(k, 4 - k).clamp(0, 1))
+    return torch.stack(channels)
+
+
+def adjust_brightness(video: torch.Tensor, factor: float) -> torch.Tensor:
+    return (video * factor).clamp(0, 1)
+
+
+def adjust_contrast(video: torch.Tensor, factor: float) -> torch.Tensor:
+    """Blend with each frame's mean luma (torchvision semantics, frame by frame)."""
+    mean_luma = to_grayscale(video).mean(dim=(0, 2, 3), keepdim=True)
+    return (factor * video + (1 - factor) * mean_luma).clamp(0, 1)
+
+
+def adjust_saturation(video: torch.Tensor, factor: float) -> torch.Tensor:
+    """Blend with the grayscale image (factor 0 = gray, 1 = unchanged)."""
+    return (factor * video + (1 - factor) * to_grayscale(video)).clamp(0, 1)
+
+
+def adjust_hue(video: torch.Tensor, shift: float) -> torch.Tensor:
+    """Rotate hue by ``shift`` turns (in [-0.5, 0.5]) in HSV space."""
+    hsv = rgb_to_hsv(video)
+    hsv = torch.stack([(hsv[0] + shift) % 1.0, hsv[1], hsv[2]])
+    return hsv_to_rgb(hsv)
+
+
+COLOR_ADJUSTMENTS = {"brightness": adjust_brightness, "contrast": adjust_contrast, "saturation": adjust_saturation, "hue": adjust_hue}
+
+
+def color_jitter_for_strength(strength: float) -> tuple[float, float, float, float]:
+    """(brightness, contrast, saturation, hue) for seed 001's colour strength s (Table 7).
+
+    Seed 001 says s = 0.5 is "the default one for MoCo [v2]", i.e. (0.4, 0.4, 0.4, 0.1), and its
+    PySlowFast release uses (0.6, 0.6, 0.6, 0.15) for the best s = 0.75 ("aug+", Table 9). Its appendix
+    formula {0.4s, 0.4s, 0.4s, 0.1s} contradicts both (it gives half the MoCo default at s = 0.5), so this
+    follows the text and the code: (0.8s, 0.8s, 0.8s, 0.2s).
+    """
+    if strength < 0:
+        raise VsslError(f"colour strength must be >= 0, got {strength!r}")
+    return 0.8 * strength, 0.8 * strength, 0.8 * strength, 0.2 * strength
+
+
+class ColorJitter(FrameableTransform):
+    """SimCLR / MoCo v2 colour jitter: with probability ``p``, brightness, contrast, saturation and hue
+    changes in a random order, factors uniform in [max(0, 1 - x), 1 + x] and hue shift in [-hue, hue]."""
+
+    def __init__(self, brightness: float, contrast: float, saturation: float, hue: float, p: float = 0.8, per_frame: bool = False):
+        for name, value in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
+            if value < 0:
+                raise VsslError(f"ColorJitter {name} must be >= 0, got {value!r}")
+        if not 0 <= hue <= 0.5:
+            raise VsslError(f"ColorJitter hue must be in [0, 0.5], got {hue!r}")
+        self.strengths = {"brightness": brightness, "contrast": contrast, "saturation": saturation, "hue": hue}
+        self.p = _probability(p)
+        self.per_frame = per_frame
+
+    def sample_ops(self, generator: torch.Generator | None = None) -> list[tuple[str, float]]:
+        """The (operation, factor or hue shift) list to apply, in order; empty when the p-coin says no."""
+        if not _coin(self.p, generator):
+            return []
+        active = [name for name, strength in self.strengths.items() if strength > 0]
+        order = torch.randperm(len(active), generator=generator).tolist()
+        ops = []
+        for index in order:
+            name = active[index]
+            strength = self.strengths[name]
+            if name == "hue":
+                ops.append((name, _uniform(-strength, strength, generator)))
+            else:
+                ops.append((name, _uniform(max(0.0, 1 - strength), 1 + strength, generator)))
+        return ops
+
+    def apply_to_clip(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        for name, factor in self.sample_ops(generator):
+            video = COLOR_ADJUSTMENTS[name](video, factor)
+        return video
+
+
+class RandomGrayscale(FrameableTransform):
+    """With probability ``p`` replaces RGB by its ITU-R 601 luma repeated on all three channels.
+
+    p = 0.2 is the SimCLR / MoCo v2 value that seed 001 keeps (§A.2, Table 7)."""
+
+    def __init__(self, p: float = 0.2, per_frame: bool = False):
+        self.p = _probability(p)
+        self.per_frame = per_frame
+
+    def apply_to_clip(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        if not _coin(self.p, generator):
+            return video
+        return to_grayscale(video).expand_as(video).contiguous()
+
+
+def gaussian_kernel_1d(sigma: float, kernel_size: int) -> torch.Tensor:
+    offsets = torch.arange(kernel_size, dtype=torch.float32) - (kernel_size - 1) / 2
+    weights = torch.exp(-(offsets**2) / (2 * sigma**2))
+    return weights / weights.sum()
+
+
+def default_blur_kernel_size(height: int, width: int) -> int:
+    """About 10% of the shorter image side, odd, at least 3 (SimCLR, Chen et al. 2020, App. A)."""
+    size = max(3, int(0.1 * min(height, width)))
+    return size if size % 2 == 1 else size + 1
+
+
+def gaussian_blur(video: torch.Tensor, sigma: float, kernel_size: int) -> torch.Tensor:
+    """Separable Gaussian blur of every frame; borders repeat the edge pixel."""
+    channels = video.shape[0]
+    kernel = gaussian_kernel_1d(sigma, kernel_size).to(video)
+    pad = kernel_size // 2
+    frames = video.permute(1, 0, 2, 3)  # [T, C, H, W]
+    frames = F.pad(frames, (pad, pad, pad, pad), mode="replicate")
+    frames = F.conv2d(frames, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, kernel_size), groups=channels)
+    frames = F.conv2d(frames, kernel.view(1, 1, -1, 1).expand(channels, 1, kernel_size, 1), groups=channels)
+    return frames.permute(1, 0, 2, 3).contiguous()
+
+
+class GaussianBlur(FrameableTransform):
+    """With probability ``p``, a Gaussian blur with sigma uniform in ``sigma``.
+
+    sigma in [0.1, 2.0] with p = 0.5 follow MoCo v2 as used by seed 001 (§A.2). ``kernel_size=None``
+    uses about 10% of the shorter image side (SimCLR).
+    """
+
+    def __init__(self, sigma: tuple[float, float] = (0.1, 2.0), p: float = 0.5, kernel_size: int | None = None, per_frame: bool = False):
+        self.sigma = _range(sigma, "sigma", 1e-6, math.inf)
+        if kernel_size is not None and (not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0):
+            raise VsslError(f"GaussianBlur kernel_size must be an odd int >= 1 or None, got {kernel_size!r}")
+        self.kernel_size = kernel_size
+        self.p = _probability(p)
+        self.per_frame = per_frame
+
+    def apply_to_clip(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        if not _coin(self.p, generator):
+            return video
+        sigma = _uniform(*self.sigma, generator)
+        kernel_size = self.kernel_size or default_blur_kernel_size(video.shape[-2], video.shape[-1])
+        return gaussian_blur(video, sigma, kernel_size)
+
+
+class Normalize(VideoTransform):
+    """(video - mean) / std per channel; defaults are PySlowFast's Kinetics statistics."""
+
+    def __init__(self, mean: Sequence[float] = KINETICS_MEAN, std: Sequence[float] = KINETICS_STD):
+        if len(mean) != len(std):
+            raise VsslError(f"Normalize mean and std must have the same length, got {tuple(mean)} and {tuple(std)}")
+        if any(s <= 0 for s in std):
+            raise VsslError(f"Normalize std must be > 0, got {tuple(std)}")
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1, 1)
+
+    def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        if video.shape[0] != self.mean.shape[0]:
+            raise VsslError(f"Normalize has {self.mean.shape[0]} channel statistics but the video has {video.shape[0]} channels")
+        return (video - self.mean.to(video)) / self.std.to(video)
+
+
+# --- recipes ---
+
+
+def build_train_transform(
+    crop_size: int,
+    short_side: tuple[int, int] | int = (256, 320),
+    strength: float = 0.5,
+    blur: bool = True,
+    grayscale_p: float = 0.2,
+    flip: bool = True,
+    inception_crop: bool = False,
+) -> Compose:
+    """Seed 001's pre-training augmentation (§A.2): spatial crop, flip, colour jitter (p 0.8),
+    grayscale, Gaussian blur (p 0.5), then Kinetics normalisation.
+
+    The default crop is VGG-style: short side uniform in ``short_side`` ([256, 320] in the paper), then a
+    random ``crop_size`` crop. ``inception_crop=True`` uses the Table 8 area/aspect crop instead, which is
+    relative to the frame, so ``short_side`` is then not used. ``strength`` is the colour strength s of
+    Table 7 (0.5 default, 0.75 best); 0 disables colour jitter.
+    """
+    if inception_crop:
+        spatial: list[VideoTransform] = [RandomResizedCrop(crop_size)]
+    else:
+        smallest_side = short_side if isinstance(short_side, int) else min(short_side)
+        if smallest_side < crop_size:
+            raise VsslError(f"short_side {short_side!r} is smaller than crop_size {crop_size}")
+        spatial = [ShortSideResize(short_side), RandomCrop(crop_size)]
+    transforms = spatial + ([RandomHorizontalFlip()] if flip else [])
+    if strength > 0:
+        transforms.append(ColorJitter(*color_jitter_for_strength(strength)))
+    if grayscale_p > 0:
+        transforms.append(RandomGrayscale(grayscale_p))
+    if blur:
+        transforms.append(GaussianBlur())
+    return Compose(transforms + [Normalize()])
+
+
+def build_eval_transform(crop_size: int, short_side: int) -> Compose:
+    """Deterministic evaluation view: short side to ``short_side``, central ``crop_size`` crop, normalise."""
+    if short_side < crop_size:
+        raise VsslError(f"short_side {short_side} is smaller than crop_size {crop_size}")
+    return Compose([ShortSideResize(short_side), CenterCrop(crop_size), Normalize()])

@@ -1,0 +1,361 @@
+"""Frame-accurate random access to video files and folders of frame images, decoded with PyAV.
+
+How ``VideoReader`` finds frame ``i``:
+  * At open, the video stream's packets are demuxed once (no decoding). Each packet's timestamp
+    (pts, else dts) and keyframe flag are recorded; frame ``i`` is the packet with the ``i``-th
+    smallest timestamp, and ``num_frames`` is the number of such packets (container metadata is
+    often missing or wrong). The index is cached per file (path, size, mtime), so reopening the
+    same video, as a loader does for every sample, demuxes it only once per process.
+  * ``read`` sorts the wanted frames and splits them into groups: a new group starts when the next
+    wanted frame has a keyframe after the previous wanted frame, so far-apart clips each get their
+    own seek instead of decoding everything in between. For each group it seeks to the keyframe at
+    or before the group's first frame and decodes forward until the group's last frame.
+  * A decoded frame is placed by its pts. A frame whose pts is missing or matches no packet is
+    taken to be the frame after the previously decoded one (the first frame after a seek counts
+    as the keyframe sought).
+  * Streams where some packet has neither pts nor dts, or where timestamps repeat, cannot be
+    seeked reliably; they are decoded from the start of the file for every group, placing frames
+    by counting.
+  * If a group's frames do not all come out (a seek that landed after the first wanted frame, or
+    a decoder that dropped frames after the seek), the group is decoded once more from the start
+    of the file; frames still missing then raise ``VideoReadError``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vssl.errors import VideoReadError
+
+DEFAULT_FRAME_DIR_FPS = 30.0
+FRAME_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+FRAME_INDEX_CACHE_SIZE = 1024
+FROM_START = None  # keyframe position meaning "reopen the file and decode from its first packet"
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Frame count, frame rate and frame size of a video or frame folder."""
+
+    num_frames: int
+    fps: float
+    width: int
+    height: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.num_frames / self.fps
+
+
+class _FrameSource:
+    """Properties and context-manager support shared by both readers; subclasses set ``info``."""
+
+    info: VideoInfo
+
+    @property
+    def fps(self) -> float:
+        return self.info.fps
+
+    @property
+    def num_frames(self) -> int:
+        return self.info.num_frames
+
+    @property
+    def duration(self) -> float:
+        return self.info.duration
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the returned frames."""
+        return self.info.height, self.info.width
+
+    def close(self) -> None:
+        """Release open files; the base class holds none."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _checked_indices(self, indices: Sequence[int], source: Path) -> list[int]:
+        """Indices as ints; IndexError naming the source for any outside [0, num_frames)."""
+        checked = [int(index) for index in indices]
+        for index in checked:
+            if not 0 <= index < self.num_frames:
+                raise IndexError(
+                    f"frame index {index} out of range for '{source}' ({self.num_frames} frames)"
+                )
+        return checked
+
+    def _empty_batch(self) -> np.ndarray:
+        return np.empty((0, self.info.height, self.info.width, 3), dtype=np.uint8)
+
+
+def _reason(error: Exception) -> str:
+    """The short cause of an av/OS error, without the file name that our message already gives."""
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+@dataclass(frozen=True)
+class _FrameIndex:
+    """Where each frame of a video stream sits, from one demux pass over its packets."""
+
+    num_frames: int
+    timestamps: tuple[int, ...]  # timestamp of each display position; empty when decoded by counting
+    keyframes: tuple[int, ...]  # display positions of keyframes, ascending
+    position_by_timestamp: dict[int, int]
+
+    def keyframe_at_or_before(self, position: int) -> int | None:
+        """The keyframe to start decoding from for ``position``; FROM_START if there is none."""
+        slot = bisect.bisect_right(self.keyframes, position) - 1
+        return self.keyframes[slot] if slot >= 0 else FROM_START
+
+
+def _packet_timestamp(packet: av.Packet) -> int | None:
+    return packet.pts if packet.pts is not None else packet.dts
+
+
+def _index_packets(packets: list[av.Packet]) -> _FrameIndex:
+    """Order packets by timestamp into display positions; fall back to counting if untimed."""
+    timestamps = [_packet_timestamp(packet) for packet in packets]
+    if None in timestamps or len(set(timestamps)) != len(timestamps):
+        return _FrameIndex(len(packets), (), (), {})
+    in_display_order = sorted(timestamps)
+    position_by_timestamp = {ts: position for position, ts in enumerate(in_display_order)}
+    keyframes = sorted(
+        position_by_timestamp[ts] for ts, packet in zip(timestamps, packets) if packet.is_keyframe
+    )
+    return _FrameIndex(
+        num_frames=len(packets),
+        timestamps=tuple(in_display_order),
+        keyframes=tuple(keyframes),
+        position_by_timestamp=position_by_timestamp,
+    )
+
+
+@functools.lru_cache(maxsize=FRAME_INDEX_CACHE_SIZE)
+def _cached_frame_index(path: str, size: int, mtime_ns: int) -> _FrameIndex:
+    """Demux the first video stream of ``path`` once; size and mtime key the cache to its content."""
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            packets = [
+                packet
+                for packet in container.demux(stream)
+                if packet.size and not packet.is_discard
+            ]
+    except (av.FFmpegError, OSError) as error:
+        raise VideoReadError(f"cannot read packets of video '{path}': {_reason(error)}") from error
+    if not packets:
+        raise VideoReadError(f"video '{path}' contains no video frames")
+    return _index_packets(packets)
+
+
+def _frame_index(path: Path) -> _FrameIndex:
+    stat = path.stat()
+    return _cached_frame_index(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def _stream_fps(stream: av.video.stream.VideoStream, num_frames: int) -> float | None:
+    """average_rate, else guessed_rate, else frames per second of the stream's duration."""
+    for rate in (stream.average_rate, stream.guessed_rate):
+        if rate:
+            return float(rate)
+    if stream.duration and stream.time_base:
+        return num_frames / float(stream.duration * Fraction(stream.time_base))
+    return None
+
+
+class VideoReader(_FrameSource):
+    """Frame-accurate reader for one video file (see the module docstring for how it seeks)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.frames_decoded_last_read = 0
+        self._container = self._open_container()
+        try:
+            self._stream = self._first_video_stream()
+            self._index = _frame_index(self.path)
+            self.info = self._probe_info()
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _open_container(self) -> av.container.InputContainer:
+        try:
+            return av.open(str(self.path))
+        except (av.FFmpegError, OSError) as error:
+            raise VideoReadError(f"cannot open video '{self.path}': {_reason(error)}") from error
+
+    def _first_video_stream(self) -> av.video.stream.VideoStream:
+        if not self._container.streams.video:
+            raise VideoReadError(f"'{self.path}' has no video stream")
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return stream
+
+    def _probe_info(self) -> VideoInfo:
+        fps = _stream_fps(self._stream, self._index.num_frames)
+        if not fps:
+            raise VideoReadError(f"cannot determine the frame rate of '{self.path}'")
+        width, height = self._stream.codec_context.width, self._stream.codec_context.height
+        if not width or not height:
+            raise VideoReadError(f"cannot determine the frame size of '{self.path}'")
+        return VideoInfo(num_frames=self._index.num_frames, fps=fps, width=width, height=height)
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        """Frames at ``indices`` (any order, repeats allowed) as uint8 RGB [len(indices), H, W, 3]."""
+        wanted = self._checked_indices(indices, self.path)
+        self.frames_decoded_last_read = 0
+        decoded: dict[int, np.ndarray] = {}
+        for group in self._seek_groups(sorted(set(wanted))):
+            decoded.update(self._decode_group(group))
+        if not wanted:
+            return self._empty_batch()
+        return np.stack([decoded[index] for index in wanted])
+
+    def _seek_groups(self, positions: list[int]) -> list[list[int]]:
+        """Split sorted positions where reaching the next one is cheaper by seeking than decoding."""
+        groups: list[list[int]] = []
+        for position in positions:
+            if groups and self._decoding_through(groups[-1][-1], position):
+                groups[-1].append(position)
+            else:
+                groups.append([position])
+        return groups
+
+    def _decoding_through(self, previous: int, position: int) -> bool:
+        """Whether decoding on from ``previous`` reaches ``position`` without passing a keyframe."""
+        keyframe = self._index.keyframe_at_or_before(position)
+        return keyframe is FROM_START or keyframe <= previous
+
+    def _decode_group(self, group: list[int]) -> dict[int, np.ndarray]:
+        keyframe = self._index.keyframe_at_or_before(group[0])
+        decoded = self._decode_from(keyframe, group)
+        if len(decoded) < len(group) and keyframe is not FROM_START:
+            decoded = self._decode_from(FROM_START, group)
+        missing = [position for position in group if position not in decoded]
+        if missing:
+            raise VideoReadError(
+                f"frame {missing[0]} of '{self.path}' could not be decoded (damaged or truncated file?)"
+            )
+        return decoded
+
+    def _decode_from(self, keyframe: int | None, group: list[int]) -> dict[int, np.ndarray]:
+        """Decode from ``keyframe`` until the last position of ``group``; return the group's frames."""
+        wanted, last = set(group), group[-1]
+        decoded: dict[int, np.ndarray] = {}
+        previous = (0 if keyframe is FROM_START else keyframe) - 1
+        try:
+            for frame in self._frames_after_rewind(keyframe):
+                self.frames_decoded_last_read += 1
+                position = self._index.position_by_timestamp.get(frame.pts, previous + 1)
+                previous = position
+                if position in wanted:
+                    decoded[position] = self._to_rgb(frame)
+                if position >= last:
+                    break
+        except av.FFmpegError as error:
+            raise VideoReadError(f"cannot decode video '{self.path}': {_reason(error)}") from error
+        return decoded
+
+    def _frames_after_rewind(self, keyframe: int | None) -> Iterator[av.VideoFrame]:
+        """Decoded frames in display order, starting at ``keyframe`` (or the file's start)."""
+        if keyframe is FROM_START:
+            self._reopen()
+        else:
+            self._container.seek(self._index.timestamps[keyframe], stream=self._stream, backward=True)
+        for packet in self._container.demux(self._stream):
+            yield from packet.decode()
+
+    def _reopen(self) -> None:
+        self._container.close()
+        self._container = self._open_container()
+        self._stream = self._first_video_stream()
+
+    def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        """RGB array at the stream's nominal size (streams may change resolution mid-way)."""
+        return frame.to_ndarray(format="rgb24", width=self.info.width, height=self.info.height)
+
+    def close(self) -> None:
+        self._container.close()
+
+
+def _natural_sort_key(path: Path) -> tuple:
+    """Sort key that orders '2.png' before '10.png': digit runs compare as numbers."""
+    parts = re.split(r"(\d+)", path.name)
+    return tuple(int(part) if is_number else part for is_number, part in zip([0, 1] * len(parts), parts))
+
+
+def _decode_image(path: Path) -> np.ndarray:
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+            return frame.to_ndarray(format="rgb24")
+    except (av.FFmpegError, OSError, StopIteration, IndexError) as error:
+        raise VideoReadError(f"cannot decode frame image '{path}': {_reason(error)}") from error
+
+
+class FrameDirReader(_FrameSource):
+    """Reader for a folder of JPEG/PNG frames in natural file-name order (img_2 before img_10)."""
+
+    def __init__(self, path: str | os.PathLike, fps: float = DEFAULT_FRAME_DIR_FPS):
+        self.path = Path(path)
+        self.frames_decoded_last_read = 0
+        if not self.path.is_dir():
+            raise VideoReadError(f"frame folder '{self.path}' does not exist")
+        if not fps > 0:
+            raise VideoReadError(f"frame rate for '{self.path}' must be positive, got {fps}")
+        self._files = sorted(
+            (file for file in self.path.iterdir() if file.suffix.lower() in FRAME_IMAGE_SUFFIXES),
+            key=_natural_sort_key,
+        )
+        if not self._files:
+            raise VideoReadError(f"no {'/'.join(FRAME_IMAGE_SUFFIXES)} frame images in '{self.path}'")
+        height, width = _decode_image(self._files[0]).shape[:2]
+        self.info = VideoInfo(num_frames=len(self._files), fps=float(fps), width=width, height=height)
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        """Frames at ``indices`` (any order, repeats allowed) as uint8 RGB [len(indices), H, W, 3]."""
+        wanted = self._checked_indices(indices, self.path)
+        unique = sorted(set(wanted))
+        self.frames_decoded_last_read = len(unique)
+        decoded = {index: self._read_frame(index) for index in unique}
+        if not wanted:
+            return self._empty_batch()
+        return np.stack([decoded[index] for index in wanted])
+
+    def _read_frame(self, index: int) -> np.ndarray:
+        image = _decode_image(self._files[index])
+        if image.shape[:2] != self.size:
+            raise VideoReadError(
+                f"frame image '{self._files[index]}' is {image.shape[1]}x{image.shape[0]}, "
+                f"the folder's first frame is {self.info.width}x{self.info.height}"
+            )
+        return image
+
+
+def open_video(path: str | os.PathLike, fps: float | None = None) -> VideoReader | FrameDirReader:
+    """A FrameDirReader for a folder, else a VideoReader. ``fps`` is only used for folders
+    (default 30); video files report their own frame rate."""
+    if Path(path).is_dir():
+        return FrameDirReader(path, DEFAULT_FRAME_DIR_FPS if fps is None else fps)
+    return VideoReader(path)
+
+
+def probe(path: str | os.PathLike, fps: float | None = None) -> VideoInfo:
+    """Frame count, rate and size of a video file or frame folder."""
+    with open_video(path, fps) as reader:
+        return reader.info

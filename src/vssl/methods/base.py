@@ -1,0 +1,84 @@
+"""The Method interface: a LightningModule that owns the encoder, optimiser plumbing and momentum encoders.
+
+Subclasses implement ``train_views(views) -> loss`` where ``views`` is [B, V, C, T, H, W] (V clips or
+augmented views per video, all positives of each other). They call ``self.manual_backward`` themselves,
+so a method may aggregate its queries sequentially (one clip's forward+backward at a time, seed 001 §3).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import lightning as L
+import torch
+from torch import nn
+
+from vssl.train.optim import OptimConfig, build_optimizer, warmup_cosine_scheduler
+
+
+class Method(L.LightningModule):
+    """Shared base of all self-supervised methods."""
+
+    def __init__(self, backbone: nn.Module, config, optim: OptimConfig, steps_per_epoch: int, total_steps: int):
+        super().__init__()
+        self.backbone = backbone
+        self.config = config
+        self.optim_config = optim
+        self.steps_per_epoch = max(steps_per_epoch, 1)
+        self.total_steps = max(total_steps, 1)
+        self.automatic_optimization = False
+        self.skipped_paths: list[str] = []
+
+    @property
+    def encoder(self) -> nn.Module:
+        """The backbone that evaluation uses."""
+        return self.backbone
+
+    def train_views(self, views: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def after_step(self, views: torch.Tensor) -> None:
+        """Hook after the optimiser step (e.g. queue updates)."""
+
+    def training_step(self, batch, batch_idx):
+        self.skipped_paths.extend(batch["skipped"])
+        views = batch["clips"]
+        if views.shape[0] < 2:  # a batch emptied by unreadable videos: nothing to learn from
+            return None
+        optimizer = self.optimizers()
+        scheduler = self.lr_schedulers()
+        optimizer.zero_grad(set_to_none=True)
+        loss = self.train_views(views)
+        optimizer.step()
+        scheduler.step()
+        self.after_step(views)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=views.shape[0])
+        self.log("train/lr", scheduler.get_last_lr()[0], on_step=True, on_epoch=False, batch_size=views.shape[0])
+        self.log("train/skipped_videos", float(len(self.skipped_paths)), on_step=False, on_epoch=True,
+                 batch_size=views.shape[0], reduce_fx="max")
+        return loss
+
+    def configure_optimizers(self):
+        optimizer = build_optimizer(self.trainable_parameters(), self.optim_config)
+        scheduler = warmup_cosine_scheduler(optimizer, self.optim_config, self.steps_per_epoch, self.total_steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def trainable_parameters(self):
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @staticmethod
+    def momentum_copy(module: nn.Module) -> nn.Module:
+        """A frozen copy of ``module`` that follows it by exponential moving average."""
+        target = copy.deepcopy(module)
+        for param in target.parameters():
+            param.requires_grad_(False)
+        return target
+
+    @staticmethod
+    @torch.no_grad()
+    def momentum_update(online: nn.Module, target: nn.Module, momentum: float) -> None:
+        """θ_m ← m·θ_m + (1 − m)·θ (seed 001 §1); buffers (BN statistics) are copied."""
+        for p_online, p_target in zip(online.parameters(), target.parameters()):
+            p_target.mul_(momentum).add_(p_online.detach(), alpha=1.0 - momentum)
+        for b_online, b_target in zip(online.buffers(), target.buffers()):
+            b_target.copy_(b_online)

@@ -1,0 +1,43 @@
+"""Self-supervised losses as pure functions on embeddings; each docstring states the math and its source."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def info_nce(query: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor, temperature: float,
+             multi_positive: str = "sum") -> torch.Tensor:
+    """InfoNCE with several positives (seed 001, Eq. 1), averaged over queries.
+
+    query [N, d], positives [N, P, d], negatives [K, d] (shared, e.g. a MoCo queue) or [N, K, d];
+    all rows L2-normalised, so dot products are cosine similarities, divided by the temperature α.
+      multi_positive="sum":  L = −log( Σ_{k+} e^{q·k+/α} / (Σ_{k+} e^{q·k+/α} + Σ_{k−} e^{q·k−/α}) )
+      multi_positive="rows": one single-positive row per positive (the PySlowFast MoCo form),
+                             L = mean_{k+} −log( e^{q·k+/α} / (e^{q·k+/α} + Σ_{k−} e^{q·k−/α}) )
+    """
+    positive_logits = torch.einsum("nd,npd->np", query, positives) / temperature
+    if negatives.dim() == 2:
+        negative_logits = query @ negatives.t() / temperature
+    else:
+        negative_logits = torch.einsum("nd,nkd->nk", query, negatives) / temperature
+    if multi_positive == "sum":
+        all_logits = torch.cat([positive_logits, negative_logits], dim=1)
+        return (torch.logsumexp(all_logits, dim=1) - torch.logsumexp(positive_logits, dim=1)).mean()
+    if multi_positive == "rows":
+        negative_lse = torch.logsumexp(negative_logits, dim=1, keepdim=True).expand_as(positive_logits)
+        row_lse = torch.logaddexp(positive_logits, negative_lse)
+        return (row_lse - positive_logits).mean()
+    raise ValueError(f"multi_positive must be 'sum' or 'rows', got {multi_positive!r}")
+
+
+def cosine_momentum(base: float, step: int, total_steps: int) -> float:
+    """Momentum annealed from ``base`` to 1 (seed 001 §B.1): m = 1 − (1 − m_base)·(cos(πk/K) + 1)/2."""
+    progress = min(max(step / max(total_steps, 1), 0.0), 1.0)
+    return 1.0 - (1.0 - base) * (math.cos(math.pi * progress) + 1.0) / 2.0
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    return F.normalize(x, dim=-1)

@@ -1,0 +1,20 @@
+"""Name → (method class, config dataclass) for every self-supervised method."""
+
+from __future__ import annotations
+
+from vssl.errors import ConfigError
+from vssl.methods.rho_moco import RhoMoCo, RhoMoCoConfig
+
+METHODS = {
+    "rho_moco": (RhoMoCo, RhoMoCoConfig),
+}
+
+
+def get_method(name: str):
+    if name not in METHODS:
+        raise ConfigError(f"method.name: unknown method '{name}' (available: {', '.join(sorted(METHODS))})")
+    return METHODS[name]
+
+
+def list_methods() -> list[str]:
+    return sorted(METHODS)

@@ -1,0 +1,77 @@
+"""ρMoCo (seed 001): ρ clips of one video are positives; keys from a momentum encoder; negatives from a queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from vssl.methods.base import Method
+from vssl.methods.losses import cosine_momentum, info_nce
+from vssl.models.heads import mlp_head
+
+
+@dataclass
+class RhoMoCoConfig:
+    rho: int = 2  # clips per video; seed 001 ablations use ρ = 2 (Table 2)
+    max_distance_s: float | None = None  # t_max between positives in seconds (seed 001 Table 4); None = global
+    temperature: float = 0.1  # seed 001 §B.1
+    queue_size: int = 65536  # seed 001 §B.1
+    momentum: float = 0.994  # m_base, cosine-annealed to 1 (seed 001 Table 15)
+    proj_dim: int = 128  # seed 001 §B.1
+    proj_hidden: int = 2048  # seed 001 Table 16: 3-layer MLP, hidden 2048, no BN for MoCo
+    proj_layers: int = 3
+    proj_batch_norm: bool = False
+    multi_positive: str = "rows"  # "rows" = PySlowFast form (one InfoNCE row per positive); "sum" = Eq. 1
+
+
+class RhoMoCo(Method):
+    """Each clip is once the query; keys of the other clips of its video are its positives (symmetric loss)."""
+
+    def __init__(self, backbone, config: RhoMoCoConfig, optim, steps_per_epoch, total_steps):
+        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+        if config.multi_positive not in ("rows", "sum"):
+            raise ValueError(f"method.multi_positive must be 'rows' or 'sum', got {config.multi_positive!r}")
+        self.head = mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, config.proj_layers,
+                             config.proj_batch_norm)
+        self.key_backbone = self.momentum_copy(self.backbone)
+        self.key_head = self.momentum_copy(self.head)
+        self.register_buffer("queue", F.normalize(torch.randn(config.queue_size, config.proj_dim), dim=1))
+        self.register_buffer("queue_pointer", torch.zeros((), dtype=torch.long))
+        self._pending_keys: torch.Tensor | None = None
+
+    def current_momentum(self) -> float:
+        return cosine_momentum(self.config.momentum, self.global_step, self.total_steps)
+
+    def train_views(self, views: torch.Tensor) -> torch.Tensor:
+        batch, num_views = views.shape[:2]
+        momentum = self.current_momentum()
+        self.momentum_update(self.backbone, self.key_backbone, momentum)
+        self.momentum_update(self.head, self.key_head, momentum)
+        with torch.no_grad():
+            keys = F.normalize(self.key_head(self.key_backbone(views.flatten(0, 1))), dim=1)
+            keys = keys.view(batch, num_views, -1)
+        negatives = self.queue.clone()
+        total = views.new_zeros(())
+        for query_index in range(num_views):  # sequential: peak memory of one clip (seed 001 §3)
+            query = F.normalize(self.head(self.backbone(views[:, query_index])), dim=1)
+            others = [j for j in range(num_views) if j != query_index]
+            loss = info_nce(query, keys[:, others], negatives, self.config.temperature,
+                            self.config.multi_positive) / num_views
+            self.manual_backward(loss)
+            total = total + loss.detach()
+        self._pending_keys = keys.flatten(0, 1)
+        self.log("train/momentum", momentum, on_step=True, on_epoch=False, batch_size=batch)
+        return total
+
+    @torch.no_grad()
+    def after_step(self, views: torch.Tensor) -> None:
+        """Push every clip's key into the queue (PySlowFast [code]), overwriting the oldest entries."""
+        size = self.queue.shape[0]
+        keys = self._pending_keys[-size:]
+        pointer = int(self.queue_pointer)
+        positions = (torch.arange(keys.shape[0], device=keys.device) + pointer) % size
+        self.queue[positions] = keys
+        self.queue_pointer.fill_((pointer + keys.shape[0]) % size)
+        self._pending_keys = None

@@ -1,0 +1,102 @@
+"""Backbone registry and the interface every video backbone shares (feature taps, feature_dim)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import nn
+
+from vssl.errors import VsslError
+
+# Modules whose import registers the built-in backbones; imported lazily to avoid an import cycle.
+_BUILTIN_BACKBONE_MODULES = ("vssl.models.resnet3d",)
+
+
+class VideoBackbone(nn.Module):
+    """A video encoder: [B, 3, T, H, W] -> [B, feature_dim], with named intermediate taps.
+
+    Subclasses set ``feature_dim``, ``tap_names`` and ``default_input`` (frames, size) and
+    implement ``stages()``, the ordered (tap name, module) pairs whose composition is the encoder.
+    """
+
+    feature_dim: int
+    tap_names: tuple[str, ...]
+    default_input: tuple[int, int]
+
+    def stages(self) -> list[tuple[str, Callable[[torch.Tensor], torch.Tensor]]]:
+        """The encoder as ordered (tap name, callable) pairs; the names are ``tap_names``."""
+        raise NotImplementedError
+
+    def features(self, x: torch.Tensor, taps: Iterable[str] | str = ("layer4", "pool")) -> dict[str, torch.Tensor]:
+        """Outputs of the requested taps; stages after the deepest requested tap are not run."""
+        requested = self._check_taps(taps)
+        outputs: dict[str, torch.Tensor] = {}
+        for name, stage in self.stages():
+            x = stage(x)
+            if name in requested:
+                outputs[name] = x
+                if len(outputs) == len(requested):
+                    break
+        return outputs
+
+    def _check_taps(self, taps: Iterable[str] | str) -> set[str]:
+        requested = {taps} if isinstance(taps, str) else set(taps)
+        if not requested:
+            raise VsslError(f"features() needs at least one tap; valid taps: {', '.join(self.tap_names)}")
+        unknown = sorted(requested - set(self.tap_names))
+        if unknown:
+            raise VsslError(
+                f"unknown feature tap {', '.join(map(repr, unknown))} for {type(self).__name__}; "
+                f"valid taps: {', '.join(self.tap_names)}"
+            )
+        return requested
+
+
+_BACKBONES: dict[str, Callable[..., VideoBackbone]] = {}
+
+
+def register_backbone(name: str) -> Callable[[Callable[..., VideoBackbone]], Callable[..., VideoBackbone]]:
+    """Decorator that makes a backbone builder available to ``build_backbone(name)``."""
+
+    def register(builder: Callable[..., VideoBackbone]) -> Callable[..., VideoBackbone]:
+        if name in _BACKBONES:
+            raise ValueError(f"backbone {name!r} is already registered")
+        _BACKBONES[name] = builder
+        return builder
+
+    return register
+
+
+def _registered_backbones() -> dict[str, Callable[..., VideoBackbone]]:
+    for module_name in _BUILTIN_BACKBONE_MODULES:
+        importlib.import_module(module_name)
+    return _BACKBONES
+
+
+def list_backbones() -> list[str]:
+    """Names accepted by ``build_backbone``, sorted."""
+    return sorted(_registered_backbones())
+
+
+def build_backbone(name: str, **kwargs) -> VideoBackbone:
+    """Build the backbone registered as ``name`` with the builder's keyword options."""
+    backbones = _registered_backbones()
+    if name not in backbones:
+        raise VsslError(f"unknown backbone {name!r}; available: {', '.join(sorted(backbones))}")
+    builder = backbones[name]
+    options = inspect.signature(builder).parameters
+    unknown = sorted(set(kwargs) - set(options))
+    if unknown:
+        raise VsslError(
+            f"backbone {name!r} got unknown option {', '.join(map(repr, unknown))}; "
+            f"valid options: {', '.join(sorted(options))}"
+        )
+    return builder(**kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Total number of parameter elements (trainable or not), as published parameter counts report."""
+    return sum(parameter.numel() for parameter in model.parameters())

@@ -1,0 +1,55 @@
+"""Optimisers and learning-rate schedules shared by pre-training and evaluation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from vssl.errors import ConfigError
+
+
+@dataclass
+class OptimConfig:
+    name: str = "sgd"  # sgd | adam | adamw
+    lr: float = 0.4  # seed 001 §B.1: ρMoCo base LR 0.4 (batch 512); tiny presets override
+    weight_decay: float = 1e-4  # seed 001 §B.1: ρMoCo 1e-4
+    momentum: float = 0.9  # seed 001 [code]: SGD momentum 0.9
+    warmup_epochs: float = 35.0  # seed 001 [code]: 35 of 200 epochs, linear warm-up
+    warmup_start_lr: float = 0.001  # seed 001 [code]: warm-up starts from LR 0.001
+
+
+def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
+    if config.name == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.name == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.name == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    raise ConfigError(f"optim.name: unknown optimiser '{config.name}' (valid: sgd, adam, adamw)")
+
+
+def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int, start_factor: float) -> float:
+    """LR multiplier: linear warm-up from ``start_factor`` to 1, then half-period cosine to 0 (seed 001 §B.1)."""
+    if step < warmup_steps:
+        return start_factor + (1.0 - start_factor) * step / warmup_steps
+    progress = (step - warmup_steps) / max(total_steps - warmup_steps, 1)
+    return 0.5 * (math.cos(math.pi * min(progress, 1.0)) + 1.0)
+
+
+def warmup_cosine_scheduler(optimizer, config: OptimConfig, steps_per_epoch: int, total_steps: int):
+    warmup_steps = min(int(config.warmup_epochs * steps_per_epoch), total_steps)
+    start_factor = min(config.warmup_start_lr / config.lr, 1.0) if config.lr > 0 else 1.0
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine_factor(step, warmup_steps, total_steps, start_factor))
+
+
+def parameter_groups(module: nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on weights only; biases and norm parameters (1-D tensors) get none."""
+    decay, no_decay = [], []
+    for param in module.parameters():
+        if param.requires_grad:
+            (no_decay if param.ndim <= 1 else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]

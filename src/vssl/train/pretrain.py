@@ -1,0 +1,152 @@
+"""`vssl pretrain`: build data, backbone and method from a config and train them with Lightning."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning as L
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
+from vssl.config import from_dict, to_dict
+from vssl.data.index import build_index, index_path_for
+from vssl.data.loader import VideoClipDataset, make_loader
+from vssl.data.manifest import read_manifest
+from vssl.data.sampling import RhoClipSampler
+from vssl.data.transforms import build_train_transform
+from vssl.errors import ConfigError, VsslError
+from vssl.methods.registry import get_method
+from vssl.models.checkpoints import save_encoder
+from vssl.models.registry import build_backbone
+from vssl.train.optim import OptimConfig
+
+
+@dataclass
+class PretrainDataConfig:
+    manifest: str = ""  # CSV/JSONL manifest (see vssl.data.manifest)
+    split: str = "pretrain"
+    clip_len: int = 8  # seed 001: T×τ = 8×8
+    stride: int = 8
+    crop_size: int = 224  # seed 001 §4: 224² crops
+    short_side: tuple[int, int] = (256, 320)  # seed 001 §4: short side resized to random [256, 320]
+    color_strength: float = 0.5  # seed 001 §4: colour jitter strength s = 0.5
+    inception_crop: bool = False  # seed 001 Table 8 "aug+" uses it
+    flip: bool = True  # off for direction-sensitive datasets such as Something-Something v2
+    num_workers: int = 2
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "r3d_18"
+    width: float = 1.0
+    depth: tuple[int, ...] = (2, 2, 2, 2)
+
+    def kwargs(self) -> dict:
+        return {"width": self.width, "depth": tuple(self.depth)}
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 200  # seed 001 §B.1: 200 epochs default
+    batch_size: int = 8  # per process; seed 001: 8 clips per GPU
+    seed: int = 0
+    out_dir: str = "runs/pretrain"
+    resume: bool = False  # continue from out_dir/checkpoints/last.ckpt
+    accelerator: str = "auto"
+    devices: int = 1
+    precision: str = "32-true"
+    progress: bool = True
+
+
+@dataclass
+class PretrainConfig:
+    data: PretrainDataConfig = field(default_factory=PretrainDataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    method: dict = field(default_factory=lambda: {"name": "rho_moco"})
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def resolve_method(config: PretrainConfig):
+    """(method class, validated method config) from the ``method`` section."""
+    section = dict(config.method)
+    name = section.pop("name", "rho_moco")
+    method_class, config_class = get_method(name)
+    return name, method_class, from_dict(config_class, section, "method")
+
+
+class SaveVsslSpec(L.Callback):
+    """Store how to rebuild the backbone inside every Lightning checkpoint."""
+
+    def __init__(self, model: ModelConfig):
+        self.spec = {"backbone": model.backbone, "backbone_kwargs": {k: list(v) if isinstance(v, tuple) else v
+                                                                     for k, v in model.kwargs().items()}}
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        checkpoint["vssl"] = self.spec
+
+
+def run_pretrain(config: PretrainConfig) -> Path:
+    """Train; returns the run folder holding config.yaml, checkpoints/, logs/, encoder.pt and summary.json."""
+    if not config.data.manifest:
+        raise ConfigError("missing config key 'data.manifest'")
+    method_name, method_class, method_config = resolve_method(config)
+    out = Path(config.train.out_dir)
+    last_checkpoint = out / "checkpoints" / "last.ckpt"
+    if config.train.resume and not last_checkpoint.is_file():
+        raise VsslError(f"train.resume=true but no checkpoint at {last_checkpoint}")
+    out.mkdir(parents=True, exist_ok=True)
+    resolved = to_dict(config) | {"method": {"name": method_name, **to_dict(method_config)}}
+    (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+
+    L.seed_everything(config.train.seed, workers=True, verbose=False)
+    samples = read_manifest(config.data.manifest, split=config.data.split)
+    if not samples:
+        raise VsslError(f"{config.data.manifest}: no samples in split '{config.data.split}'")
+    index = build_index(samples, cache=index_path_for(config.data.manifest), progress=config.train.progress)
+    rho = getattr(method_config, "rho", 2)
+    sampler = RhoClipSampler(config.data.clip_len, config.data.stride, rho,
+                             getattr(method_config, "max_distance_s", None))
+    transform = build_train_transform(config.data.crop_size, config.data.short_side,
+                                      strength=config.data.color_strength, flip=config.data.flip,
+                                      inception_crop=config.data.inception_crop)
+    dataset = VideoClipDataset(samples, index, sampler, transform, repeat=2 if rho == 1 else 1)
+    if len(dataset) < config.train.batch_size:
+        raise VsslError(f"{config.data.manifest}: only {len(dataset)} readable videos in split "
+                        f"'{config.data.split}', fewer than train.batch_size={config.train.batch_size}")
+    loader = make_loader(dataset, config.train.batch_size, shuffle=True, num_workers=config.data.num_workers,
+                         drop_last=True, seed=config.train.seed)
+    steps_per_epoch = len(dataset) // config.train.batch_size
+    backbone = build_backbone(config.model.backbone, **config.model.kwargs())
+    method = method_class(backbone, method_config, config.optim, steps_per_epoch,
+                          steps_per_epoch * config.train.epochs)
+
+    checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_epochs=1, save_top_k=0)
+    callbacks = [checkpoint, SaveVsslSpec(config.model)]
+    if config.train.progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=max(1, steps_per_epoch // 10)))
+    trainer = L.Trainer(max_epochs=config.train.epochs, accelerator=config.train.accelerator,
+                        devices=config.train.devices, precision=config.train.precision,
+                        logger=CSVLogger(out, name="logs", version=""), callbacks=callbacks,
+                        enable_progress_bar=config.train.progress, enable_model_summary=False,
+                        log_every_n_steps=max(1, min(10, steps_per_epoch)), num_sanity_val_steps=0)
+    trainer.fit(method, loader, ckpt_path=str(last_checkpoint) if config.train.resume else None)
+
+    save_encoder(out / "encoder.pt", method.encoder, config.model.backbone, config.model.kwargs())
+    skipped = sorted(set(method.skipped_paths))
+    summary = {"method": method_name, "epochs": config.train.epochs, "steps": trainer.global_step,
+               "videos": len(dataset), "unreadable_at_index": dataset.unreadable,
+               "skipped_while_training": skipped,
+               "final_loss": float(trainer.callback_metrics.get("train/loss_epoch", math.nan))}
+    tmp = out / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2))
+    os.replace(tmp, out / "summary.json")
+    bad = len(dataset.unreadable) + len(skipped)
+    if bad:
+        print(f"skipped {bad} unreadable video(s); see {out / 'summary.json'}")
+    return out
