@@ -174,18 +174,18 @@ def test_grayscale_uses_itu_601_luma():
 
 def test_brightness_jitter_scales_by_the_sampled_factor():
     jitter = ColorJitter(brightness=0.5, contrast=0, saturation=0, hue=0, p=1.0)
-    ops = jitter.sample_ops(seeded(4))
+    ops = jitter.sample_params(seeded(4))
     assert len(ops) == 1 and ops[0][0] == "brightness" and 0.5 <= ops[0][1] <= 1.5
     video = torch.full((3, 2, 4, 4), 0.5)
     torch.testing.assert_close(jitter(video, seeded(4)), torch.full_like(video, 0.5 * ops[0][1]))
-    assert jitter.sample_ops(seeded(4)) == ops
+    assert jitter.sample_params(seeded(4)) == ops
     assert ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.0)(video, seeded(0)) is video
 
 
 def test_color_jitter_applies_all_four_ops_in_random_order():
     jitter = ColorJitter(0.4, 0.4, 0.4, 0.1, p=1.0)
     generator = seeded(0)
-    orders = {tuple(name for name, _ in jitter.sample_ops(generator)) for _ in range(200)}
+    orders = {tuple(name for name, _ in jitter.sample_params(generator)) for _ in range(200)}
     assert all(sorted(order) == ["brightness", "contrast", "hue", "saturation"] for order in orders)
     assert len(orders) > 10
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import operator
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -91,7 +92,7 @@ class _FrameSource:
 
     def _checked_indices(self, indices: Sequence[int], source: Path) -> list[int]:
         """Indices as ints; IndexError naming the source for any outside [0, num_frames)."""
-        checked = [int(index) for index in indices]
+        checked = [operator.index(index) for index in indices]
         for index in checked:
             if not 0 <= index < self.num_frames:
                 raise IndexError(
@@ -160,6 +161,12 @@ def _cached_frame_index(path: str, size: int, mtime_ns: int) -> _FrameIndex:
         raise VideoReadError(f"cannot read packets of video '{path}': {_reason(error)}") from error
     if not packets:
         raise VideoReadError(f"video '{path}' contains no video frames")
+    corrupt = next((packet for packet in packets if packet.is_corrupt), None)
+    if corrupt is not None:
+        raise VideoReadError(
+            f"video '{path}' is truncated or damaged: the packet at timestamp "
+            f"{_packet_timestamp(corrupt)} is incomplete"
+        )
     return _index_packets(packets)
 
 
@@ -295,8 +302,8 @@ class VideoReader(_FrameSource):
 
 def _natural_sort_key(path: Path) -> tuple:
     """Sort key that orders '2.png' before '10.png': digit runs compare as numbers."""
-    parts = re.split(r"(\d+)", path.name)
-    return tuple(int(part) if is_number else part for is_number, part in zip([0, 1] * len(parts), parts))
+    parts = re.split(r"(\d+)", path.name)  # digit runs land at the odd positions
+    return tuple(int(part) if position % 2 else part for position, part in enumerate(parts))
 
 
 def _decode_image(path: Path) -> np.ndarray:
@@ -306,6 +313,32 @@ def _decode_image(path: Path) -> np.ndarray:
             return frame.to_ndarray(format="rgb24")
     except (av.FFmpegError, OSError, StopIteration, IndexError) as error:
         raise VideoReadError(f"cannot decode frame image '{path}': {_reason(error)}") from error
+
+
+@dataclass(frozen=True)
+class _FrameDirListing:
+    """A frame folder's image files in frame order and the size of its first frame."""
+
+    files: tuple[Path, ...]
+    height: int
+    width: int
+
+
+@functools.lru_cache(maxsize=FRAME_INDEX_CACHE_SIZE)
+def _cached_frame_dir_listing(path: Path, mtime_ns: int) -> _FrameDirListing:
+    """List and measure a frame folder once; its mtime (changed by adding/removing files) keys the cache."""
+    files = sorted(
+        (
+            file
+            for file in path.iterdir()
+            if file.suffix.lower() in FRAME_IMAGE_SUFFIXES and not file.name.startswith(".")
+        ),
+        key=_natural_sort_key,
+    )
+    if not files:
+        raise VideoReadError(f"no {'/'.join(FRAME_IMAGE_SUFFIXES)} frame images in '{path}'")
+    height, width = _decode_image(files[0]).shape[:2]
+    return _FrameDirListing(tuple(files), height, width)
 
 
 class FrameDirReader(_FrameSource):
@@ -318,14 +351,9 @@ class FrameDirReader(_FrameSource):
             raise VideoReadError(f"frame folder '{self.path}' does not exist")
         if not fps > 0:
             raise VideoReadError(f"frame rate for '{self.path}' must be positive, got {fps}")
-        self._files = sorted(
-            (file for file in self.path.iterdir() if file.suffix.lower() in FRAME_IMAGE_SUFFIXES),
-            key=_natural_sort_key,
-        )
-        if not self._files:
-            raise VideoReadError(f"no {'/'.join(FRAME_IMAGE_SUFFIXES)} frame images in '{self.path}'")
-        height, width = _decode_image(self._files[0]).shape[:2]
-        self.info = VideoInfo(num_frames=len(self._files), fps=float(fps), width=width, height=height)
+        listing = _cached_frame_dir_listing(self.path, self.path.stat().st_mtime_ns)
+        self._files = listing.files
+        self.info = VideoInfo(len(listing.files), float(fps), listing.width, listing.height)
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """Frames at ``indices`` (any order, repeats allowed) as uint8 RGB [len(indices), H, W, 3]."""

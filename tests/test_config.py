@@ -1,0 +1,49 @@
+"""Config loading: presets, overrides, one-line errors naming the key."""
+
+import pytest
+
+from vssl.config import config_hash, find_preset, load_config, parse_overrides
+from vssl.errors import ConfigError
+from vssl.evaluation.run import EvalConfig
+from vssl.train.pretrain import PretrainConfig, resolve_method
+
+
+def test_preset_plus_overrides():
+    config = load_config(PretrainConfig, "rho_moco_tiny", "pretrain",
+                         ["method.rho=3", "train.epochs=2", "model.depth=[2,2,2,2]", "optim.lr=1"])
+    assert config.train.epochs == 2
+    assert config.model.depth == (2, 2, 2, 2)
+    assert config.optim.lr == 1.0 and isinstance(config.optim.lr, float)
+    _, _, method = resolve_method(config)
+    assert method.rho == 3 and method.queue_size == 512  # override + preset value
+    assert method.temperature == 0.1  # paper default (seed 001 §B.1)
+
+
+def test_unknown_key_names_it():
+    with pytest.raises(ConfigError, match=r"unknown config key 'train\.epoch'"):
+        load_config(PretrainConfig, None, "pretrain", ["train.epoch=3"])
+    config = load_config(PretrainConfig, None, "pretrain", ["method.rhoo=3"])
+    with pytest.raises(ConfigError, match=r"'method\.rhoo'"):
+        resolve_method(config)
+
+
+def test_wrong_type_names_key():
+    with pytest.raises(ConfigError, match=r"train\.epochs: expected an integer, got 'many'"):
+        load_config(PretrainConfig, None, "pretrain", ["train.epochs=many"])
+    with pytest.raises(ConfigError, match=r"knn\.temperature"):
+        load_config(EvalConfig, None, "eval", ["knn.temperature=hot"])
+    assert load_config(EvalConfig, None, "eval", ["knn.temperature=null"]).knn.temperature is None
+
+
+def test_unknown_preset_lists_available():
+    with pytest.raises(ConfigError, match="rho_moco_tiny"):
+        find_preset("nope", "pretrain")
+
+
+def test_override_syntax_and_hash():
+    assert parse_overrides(["a.b=1", "a.c=x"]) == {"a": {"b": 1, "c": "x"}}
+    with pytest.raises(ConfigError, match="section.key=value"):
+        parse_overrides(["novalue"])
+    a = load_config(EvalConfig, None, "eval", [])
+    b = load_config(EvalConfig, None, "eval", ["seed=1"])
+    assert config_hash(a) != config_hash(b) and config_hash(a) == config_hash(load_config(EvalConfig, None, "eval", []))

@@ -1,0 +1,50 @@
+"""Loss values against hand computations; the momentum schedule; ρMoCo's sequential aggregation."""
+
+import math
+
+import pytest
+import torch
+
+from vssl.methods.losses import cosine_momentum, info_nce
+
+Q = torch.tensor([[1.0, 0.0]])
+NEGATIVES = torch.tensor([[0.0, 1.0], [-1.0, 0.0]])  # cosine 0 and -1 with Q
+
+
+def test_info_nce_single_positive_by_hand():
+    positives = torch.tensor([[[0.6, 0.8]]])  # cosine 0.6
+    expected = -math.log(math.exp(0.6) / (math.exp(0.6) + math.exp(0.0) + math.exp(-1.0)))
+    for mode in ("sum", "rows"):  # identical with one positive
+        assert info_nce(Q, positives, NEGATIVES, 1.0, mode).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_info_nce_rho3_two_positives_by_hand():
+    positives = torch.tensor([[[0.6, 0.8], [0.8, 0.6]]])  # cosines 0.6 and 0.8; temperature 0.5
+    e = math.exp
+    expected_sum = -math.log((e(1.2) + e(1.6)) / (e(1.2) + e(1.6) + e(0.0) + e(-2.0)))
+    expected_rows = 0.5 * (-math.log(e(1.2) / (e(1.2) + e(0.0) + e(-2.0)))
+                           - math.log(e(1.6) / (e(1.6) + e(0.0) + e(-2.0))))
+    assert info_nce(Q, positives, NEGATIVES, 0.5, "sum").item() == pytest.approx(expected_sum, abs=1e-6)
+    assert info_nce(Q, positives, NEGATIVES, 0.5, "rows").item() == pytest.approx(expected_rows, abs=1e-6)
+
+
+def test_info_nce_per_query_negatives_match_shared():
+    torch.manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(3, 4), dim=1)
+    pos = torch.nn.functional.normalize(torch.randn(3, 2, 4), dim=2)
+    neg = torch.nn.functional.normalize(torch.randn(5, 4), dim=1)
+    shared = info_nce(q, pos, neg, 0.1)
+    per_query = info_nce(q, pos, neg.expand(3, 5, 4), 0.1)
+    assert shared.item() == pytest.approx(per_query.item(), rel=1e-6)
+
+
+def test_info_nce_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="multi_positive"):
+        info_nce(Q, torch.ones(1, 1, 2), NEGATIVES, 0.1, "mean")
+
+
+def test_cosine_momentum_schedule():
+    assert cosine_momentum(0.994, 0, 100) == pytest.approx(0.994)
+    assert cosine_momentum(0.994, 50, 100) == pytest.approx(1 - 0.006 / 2)
+    assert cosine_momentum(0.994, 100, 100) == pytest.approx(1.0)
+    assert cosine_momentum(0.996, 25, 100) == pytest.approx(1 - 0.004 * (math.cos(math.pi / 4) + 1) / 2)
