@@ -172,7 +172,7 @@ def _cached_frame_index(path: str, size: int, mtime_ns: int) -> _FrameIndex:
 
 def _frame_index(path: Path) -> _FrameIndex:
     stat = path.stat()
-    return _cached_frame_index(str(path), stat.st_size, stat.st_mtime_ns)
+    return _cached_frame_index(str(path.absolute()), stat.st_size, stat.st_mtime_ns)
 
 
 def _stream_fps(stream: av.video.stream.VideoStream, num_frames: int) -> float | None:
@@ -351,7 +351,7 @@ class FrameDirReader(_FrameSource):
             raise VideoReadError(f"frame folder '{self.path}' does not exist")
         if not fps > 0:
             raise VideoReadError(f"frame rate for '{self.path}' must be positive, got {fps}")
-        listing = _cached_frame_dir_listing(self.path, self.path.stat().st_mtime_ns)
+        listing = _cached_frame_dir_listing(self.path.absolute(), self.path.stat().st_mtime_ns)
         self._files = listing.files
         self.info = VideoInfo(len(listing.files), float(fps), listing.width, listing.height)
 
