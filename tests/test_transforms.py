@@ -238,6 +238,8 @@ def test_bad_inputs_raise_vssl_error():
         RandomHorizontalFlip()(torch.rand(3, 40, 60))
     with pytest.raises(VsslError, match="short_side"):
         build_train_transform(crop_size=224, short_side=(128, 160))
+    with pytest.raises(VsslError, match="short_side"):
+        build_eval_transform(crop_size=224, short_side=[256, 320])
     with pytest.raises(VsslError, match="hue"):
         ColorJitter(0.4, 0.4, 0.4, 0.7)
     with pytest.raises(VsslError, match="area"):

@@ -37,9 +37,10 @@ CROP_TRIES = 10
 
 def to_float_video(frames: np.ndarray) -> torch.Tensor:
     """uint8 frames [T, H, W, 3] (as decoded) -> float32 video [3, T, H, W] in [0, 1]."""
-    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-        description = f"{frames.dtype} array of shape {frames.shape}" if isinstance(frames, np.ndarray) else repr(type(frames))
-        raise VsslError(f"to_float_video expects uint8 frames [T, H, W, 3], got {description}")
+    if not isinstance(frames, np.ndarray):
+        raise VsslError(f"to_float_video expects a numpy array of uint8 frames [T, H, W, 3], got {type(frames)!r}")
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise VsslError(f"to_float_video expects uint8 frames [T, H, W, 3], got {frames.dtype} of shape {frames.shape}")
     return torch.from_numpy(frames.transpose(3, 0, 1, 2).astype(np.float32, order="C")).div_(255.0)
 
 
@@ -88,9 +89,10 @@ def _probability(p: float, name: str = "p") -> float:
 
 
 def _check_video(video) -> None:
-    if not isinstance(video, torch.Tensor) or video.ndim != 4 or not video.is_floating_point():
-        description = f"{video.dtype} tensor of shape {tuple(video.shape)}" if isinstance(video, torch.Tensor) else repr(type(video))
-        raise VsslError(f"video transforms expect a float tensor [C, T, H, W], got {description}")
+    if not isinstance(video, torch.Tensor):
+        raise VsslError(f"video transforms expect a float tensor [C, T, H, W], got {type(video)!r}")
+    if video.ndim != 4 or not video.is_floating_point():
+        raise VsslError(f"video transforms expect a float tensor [C, T, H, W], got {video.dtype} {tuple(video.shape)}")
 
 
 # --- base classes ---
@@ -125,7 +127,9 @@ class FrameableTransform(VideoTransform):
             frame_params = [self.sample_params(generator)] * len(frames)
         if all(params is None for params in frame_params):
             return video
-        outputs = [frame if params is None else self.apply_params(frame, params) for frame, params in zip(frames, frame_params)]
+        outputs = [
+            frame if params is None else self.apply_params(frame, params) for frame, params in zip(frames, frame_params)
+        ]
         return torch.cat(outputs, dim=1)
 
     def sample_params(self, generator: torch.Generator | None = None):
@@ -243,7 +247,9 @@ class RandomResizedCrop(VideoTransform):
         self.area = _range(area, "area", 1e-6, 1.0)
         self.aspect = _range(aspect, "aspect", 1e-6, math.inf)
 
-    def sample_params(self, height: int, width: int, generator: torch.Generator | None = None) -> tuple[int, int, int, int]:
+    def sample_params(
+        self, height: int, width: int, generator: torch.Generator | None = None
+    ) -> tuple[int, int, int, int]:
         """(top, left, box_height, box_width) of the box in a frame of (height, width)."""
         log_aspect = (math.log(self.aspect[0]), math.log(self.aspect[1]))
         for _ in range(CROP_TRIES):
@@ -252,7 +258,9 @@ class RandomResizedCrop(VideoTransform):
             box_width = round(math.sqrt(box_area * aspect))
             box_height = round(math.sqrt(box_area / aspect))
             if 0 < box_width <= width and 0 < box_height <= height:
-                return _randint(0, height - box_height, generator), _randint(0, width - box_width, generator), box_height, box_width
+                top = _randint(0, height - box_height, generator)
+                left = _randint(0, width - box_width, generator)
+                return top, left, box_height, box_width
         return self._centre_fallback(height, width)
 
     def _centre_fallback(self, height: int, width: int) -> tuple[int, int, int, int]:
@@ -338,7 +346,12 @@ def adjust_hue(video: torch.Tensor, shift: float) -> torch.Tensor:
     return hsv_to_rgb(hsv)
 
 
-COLOR_ADJUSTMENTS = {"brightness": adjust_brightness, "contrast": adjust_contrast, "saturation": adjust_saturation, "hue": adjust_hue}
+COLOR_ADJUSTMENTS = {
+    "brightness": adjust_brightness,
+    "contrast": adjust_contrast,
+    "saturation": adjust_saturation,
+    "hue": adjust_hue,
+}
 
 
 def color_jitter_for_strength(strength: float) -> tuple[float, float, float, float]:
@@ -358,7 +371,9 @@ class ColorJitter(FrameableTransform):
     """SimCLR / MoCo v2 colour jitter: with probability ``p``, brightness, contrast, saturation and hue
     changes in a random order, factors uniform in [max(0, 1 - x), 1 + x] and hue shift in [-hue, hue]."""
 
-    def __init__(self, brightness: float, contrast: float, saturation: float, hue: float, p: float = 0.8, per_frame: bool = False):
+    def __init__(
+        self, brightness: float, contrast: float, saturation: float, hue: float, p: float = 0.8, per_frame: bool = False
+    ):
         for name, value in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
             if value < 0:
                 raise VsslError(f"ColorJitter {name} must be >= 0, got {value!r}")
@@ -438,7 +453,13 @@ class GaussianBlur(FrameableTransform):
     uses about 10% of the shorter image side (SimCLR).
     """
 
-    def __init__(self, sigma: tuple[float, float] = (0.1, 2.0), p: float = 0.5, kernel_size: int | None = None, per_frame: bool = False):
+    def __init__(
+        self,
+        sigma: tuple[float, float] = (0.1, 2.0),
+        p: float = 0.5,
+        kernel_size: int | None = None,
+        per_frame: bool = False,
+    ):
         self.sigma = _range(sigma, "sigma", 1e-6, math.inf)
         if kernel_size is not None and (not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0):
             raise VsslError(f"GaussianBlur kernel_size must be an odd int >= 1 or None, got {kernel_size!r}")
@@ -468,7 +489,9 @@ class Normalize(VideoTransform):
 
     def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         if video.shape[0] != self.mean.shape[0]:
-            raise VsslError(f"Normalize has {self.mean.shape[0]} channel statistics but the video has {video.shape[0]} channels")
+            raise VsslError(
+                f"Normalize has {self.mean.shape[0]} channel statistics but the video has {video.shape[0]} channels"
+            )
         return (video - self.mean.to(video)) / self.std.to(video)
 
 
@@ -511,6 +534,8 @@ def build_train_transform(
 
 def build_eval_transform(crop_size: int, short_side: int) -> Compose:
     """Deterministic evaluation view: short side to ``short_side``, central ``crop_size`` crop, normalise."""
+    if isinstance(short_side, bool) or not isinstance(short_side, int):
+        raise VsslError(f"evaluation short_side must be one int, got {short_side!r}")
     if short_side < crop_size:
         raise VsslError(f"short_side {short_side} is smaller than crop_size {crop_size}")
     return Compose([ShortSideResize(short_side), CenterCrop(crop_size), Normalize()])

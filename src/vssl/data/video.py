@@ -4,8 +4,10 @@ How ``VideoReader`` finds frame ``i``:
   * At open, the video stream's packets are demuxed once (no decoding). Each packet's timestamp
     (pts, else dts) and keyframe flag are recorded; frame ``i`` is the packet with the ``i``-th
     smallest timestamp, and ``num_frames`` is the number of such packets (container metadata is
-    often missing or wrong). The index is cached per file (path, size, mtime), so reopening the
-    same video, as a loader does for every sample, demuxes it only once per process.
+    often missing or wrong). A file cut mid-GOP (stream copy) starts at its first keyframe: the
+    packets before it cannot be decoded (H.264 and VP9 decoders drop or reject them; MPEG-4
+    part 2 outputs grey guesses, which are skipped). The index is cached per file (path, size,
+    mtime), so reopening a video, as a loader does for every sample, demuxes it once per process.
   * ``read`` sorts the wanted frames and splits them into groups: a new group starts when the next
     wanted frame has a keyframe after the previous wanted frame, so far-apart clips each get their
     own seek instead of decoding everything in between. For each group it seeks to the keyframe at
@@ -19,6 +21,10 @@ How ``VideoReader`` finds frame ``i``:
   * If a group's frames do not all come out (a seek that landed after the first wanted frame, or
     a decoder that dropped frames after the seek), the group is decoded once more from the start
     of the file; frames still missing then raise ``VideoReadError``.
+  * Damage: a file that cannot be opened, or whose demuxer marks a packet incomplete (an mp4 or
+    avi cut short), raises ``VideoReadError`` at open; decoder errors raise it at read. A cut-short
+    mkv/webm, whose demuxer silently drops the cut block, reads as the frames before the cut,
+    exactly as a sequential decode gives them.
 """
 
 from __future__ import annotations
@@ -35,12 +41,13 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vssl.errors import VideoReadError
 
 DEFAULT_FRAME_DIR_FPS = 30.0
 FRAME_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-FRAME_INDEX_CACHE_SIZE = 1024
+FRAME_INDEX_CACHE_SIZE = 256  # files per process; an index costs 8 bytes per frame
 FROM_START = None  # keyframe position meaning "reopen the file and decode from its first packet"
 
 
@@ -60,9 +67,14 @@ class VideoInfo:
 
 
 class _FrameSource:
-    """Properties and context-manager support shared by both readers; subclasses set ``info``."""
+    """Properties and context-manager support shared by both readers; subclasses set these fields.
 
+    ``frames_decoded_last_read`` counts the frames (or images) the last ``read`` decoded.
+    """
+
+    path: Path
     info: VideoInfo
+    frames_decoded_last_read: int
 
     @property
     def fps(self) -> float:
@@ -90,13 +102,13 @@ class _FrameSource:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def _checked_indices(self, indices: Sequence[int], source: Path) -> list[int]:
-        """Indices as ints; IndexError naming the source for any outside [0, num_frames)."""
+    def _checked_indices(self, indices: Sequence[int]) -> list[int]:
+        """Indices as ints; IndexError naming the file for any outside [0, num_frames)."""
         checked = [operator.index(index) for index in indices]
         for index in checked:
             if not 0 <= index < self.num_frames:
                 raise IndexError(
-                    f"frame index {index} out of range for '{source}' ({self.num_frames} frames)"
+                    f"frame index {index} out of range for '{self.path}' ({self.num_frames} frames)"
                 )
         return checked
 
@@ -114,9 +126,20 @@ class _FrameIndex:
     """Where each frame of a video stream sits, from one demux pass over its packets."""
 
     num_frames: int
-    timestamps: tuple[int, ...]  # timestamp of each display position; empty when decoded by counting
+    timestamps: np.ndarray  # int64 timestamp of each display position; empty when placed by counting
     keyframes: tuple[int, ...]  # display positions of keyframes, ascending
-    position_by_timestamp: dict[int, int]
+
+    def position_of(self, timestamp: int | None) -> int | None:
+        """The display position whose packet has ``timestamp``; None if there is none."""
+        if timestamp is None:
+            return None
+        position = int(np.searchsorted(self.timestamps, timestamp))
+        found = position < len(self.timestamps) and self.timestamps[position] == timestamp
+        return position if found else None
+
+    def displays_before_first_frame(self, timestamp: int | None) -> bool:
+        """Whether a decoded frame precedes the index (a leftover from before the first keyframe)."""
+        return timestamp is not None and len(self.timestamps) > 0 and timestamp < self.timestamps[0]
 
     def keyframe_at_or_before(self, position: int) -> int | None:
         """The keyframe to start decoding from for ``position``; FROM_START if there is none."""
@@ -128,46 +151,50 @@ def _packet_timestamp(packet: av.Packet) -> int | None:
     return packet.pts if packet.pts is not None else packet.dts
 
 
-def _index_packets(packets: list[av.Packet]) -> _FrameIndex:
-    """Order packets by timestamp into display positions; fall back to counting if untimed."""
-    timestamps = [_packet_timestamp(packet) for packet in packets]
+def _index_timestamps(timestamps: list[int | None], keyframe_flags: list[bool]) -> _FrameIndex:
+    """Order packets by timestamp into display positions; fall back to counting if untimed.
+
+    Packets before the first keyframe (in decode order, or displayed before it) cannot be decoded
+    in a file that starts mid-GOP, and decoders drop them, so they are not frames of the video.
+    """
+    if True not in keyframe_flags:
+        return _FrameIndex(len(timestamps), np.empty(0, dtype=np.int64), ())
+    first_key = keyframe_flags.index(True)
+    timestamps, keyframe_flags = timestamps[first_key:], keyframe_flags[first_key:]
+    if None not in timestamps:
+        kept = [ts >= timestamps[0] for ts in timestamps]
+        timestamps = [ts for ts, keep in zip(timestamps, kept) if keep]
+        keyframe_flags = [is_key for is_key, keep in zip(keyframe_flags, kept) if keep]
     if None in timestamps or len(set(timestamps)) != len(timestamps):
-        return _FrameIndex(len(packets), (), (), {})
-    in_display_order = sorted(timestamps)
-    position_by_timestamp = {ts: position for position, ts in enumerate(in_display_order)}
-    keyframes = sorted(
-        position_by_timestamp[ts] for ts, packet in zip(timestamps, packets) if packet.is_keyframe
-    )
-    return _FrameIndex(
-        num_frames=len(packets),
-        timestamps=tuple(in_display_order),
-        keyframes=tuple(keyframes),
-        position_by_timestamp=position_by_timestamp,
-    )
+        return _FrameIndex(len(timestamps), np.empty(0, dtype=np.int64), ())
+    in_display_order = np.sort(np.array(timestamps, dtype=np.int64))
+    keyframe_timestamps = sorted(ts for ts, is_key in zip(timestamps, keyframe_flags) if is_key)
+    keyframes = np.searchsorted(in_display_order, keyframe_timestamps)
+    return _FrameIndex(len(timestamps), in_display_order, tuple(int(position) for position in keyframes))
 
 
 @functools.lru_cache(maxsize=FRAME_INDEX_CACHE_SIZE)
 def _cached_frame_index(path: str, size: int, mtime_ns: int) -> _FrameIndex:
     """Demux the first video stream of ``path`` once; size and mtime key the cache to its content."""
+    timestamps: list[int | None] = []
+    keyframe_flags: list[bool] = []
     try:
         with av.open(path) as container:
-            stream = container.streams.video[0]
-            packets = [
-                packet
-                for packet in container.demux(stream)
-                if packet.size and not packet.is_discard
-            ]
+            for packet in container.demux(container.streams.video[0]):
+                if not packet.size or packet.is_discard:  # end-of-stream marker / not displayed
+                    continue
+                if packet.is_corrupt:
+                    raise VideoReadError(
+                        f"video '{path}' is truncated or damaged: the packet at timestamp "
+                        f"{_packet_timestamp(packet)} is incomplete"
+                    )
+                timestamps.append(_packet_timestamp(packet))
+                keyframe_flags.append(packet.is_keyframe)
     except (av.FFmpegError, OSError) as error:
         raise VideoReadError(f"cannot read packets of video '{path}': {_reason(error)}") from error
-    if not packets:
+    if not timestamps:
         raise VideoReadError(f"video '{path}' contains no video frames")
-    corrupt = next((packet for packet in packets if packet.is_corrupt), None)
-    if corrupt is not None:
-        raise VideoReadError(
-            f"video '{path}' is truncated or damaged: the packet at timestamp "
-            f"{_packet_timestamp(corrupt)} is incomplete"
-        )
-    return _index_packets(packets)
+    return _index_timestamps(timestamps, keyframe_flags)
 
 
 def _frame_index(path: Path) -> _FrameIndex:
@@ -191,6 +218,7 @@ class VideoReader(_FrameSource):
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.frames_decoded_last_read = 0
+        self._reformatter = VideoReformatter()  # shared: setting one up per frame costs ~1 ms
         self._container = self._open_container()
         try:
             self._stream = self._first_video_stream()
@@ -224,7 +252,7 @@ class VideoReader(_FrameSource):
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """Frames at ``indices`` (any order, repeats allowed) as uint8 RGB [len(indices), H, W, 3]."""
-        wanted = self._checked_indices(indices, self.path)
+        wanted = self._checked_indices(indices)
         self.frames_decoded_last_read = 0
         decoded: dict[int, np.ndarray] = {}
         for group in self._seek_groups(sorted(set(wanted))):
@@ -268,7 +296,10 @@ class VideoReader(_FrameSource):
         try:
             for frame in self._frames_after_rewind(keyframe):
                 self.frames_decoded_last_read += 1
-                position = self._index.position_by_timestamp.get(frame.pts, previous + 1)
+                if self._index.displays_before_first_frame(frame.pts):
+                    continue
+                position = self._index.position_of(frame.pts)
+                position = previous + 1 if position is None else position
                 previous = position
                 if position in wanted:
                     decoded[position] = self._to_rgb(frame)
@@ -283,7 +314,7 @@ class VideoReader(_FrameSource):
         if keyframe is FROM_START:
             self._reopen()
         else:
-            self._container.seek(self._index.timestamps[keyframe], stream=self._stream, backward=True)
+            self._container.seek(int(self._index.timestamps[keyframe]), stream=self._stream, backward=True)
         for packet in self._container.demux(self._stream):
             yield from packet.decode()
 
@@ -294,7 +325,8 @@ class VideoReader(_FrameSource):
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """RGB array at the stream's nominal size (streams may change resolution mid-way)."""
-        return frame.to_ndarray(format="rgb24", width=self.info.width, height=self.info.height)
+        width, height = self.info.width, self.info.height
+        return self._reformatter.reformat(frame, width, height, format="rgb24").to_ndarray()
 
     def close(self) -> None:
         self._container.close()
@@ -306,11 +338,11 @@ def _natural_sort_key(path: Path) -> tuple:
     return tuple(int(part) if position % 2 else part for position, part in enumerate(parts))
 
 
-def _decode_image(path: Path) -> np.ndarray:
+def _decode_image(path: Path, reformatter: VideoReformatter) -> np.ndarray:
     try:
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0))
-            return frame.to_ndarray(format="rgb24")
+            return reformatter.reformat(frame, format="rgb24").to_ndarray()
     except (av.FFmpegError, OSError, StopIteration, IndexError) as error:
         raise VideoReadError(f"cannot decode frame image '{path}': {_reason(error)}") from error
 
@@ -337,7 +369,7 @@ def _cached_frame_dir_listing(path: Path, mtime_ns: int) -> _FrameDirListing:
     )
     if not files:
         raise VideoReadError(f"no {'/'.join(FRAME_IMAGE_SUFFIXES)} frame images in '{path}'")
-    height, width = _decode_image(files[0]).shape[:2]
+    height, width = _decode_image(files[0], VideoReformatter()).shape[:2]
     return _FrameDirListing(tuple(files), height, width)
 
 
@@ -347,6 +379,7 @@ class FrameDirReader(_FrameSource):
     def __init__(self, path: str | os.PathLike, fps: float = DEFAULT_FRAME_DIR_FPS):
         self.path = Path(path)
         self.frames_decoded_last_read = 0
+        self._reformatter = VideoReformatter()
         if not self.path.is_dir():
             raise VideoReadError(f"frame folder '{self.path}' does not exist")
         if not fps > 0:
@@ -357,7 +390,7 @@ class FrameDirReader(_FrameSource):
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """Frames at ``indices`` (any order, repeats allowed) as uint8 RGB [len(indices), H, W, 3]."""
-        wanted = self._checked_indices(indices, self.path)
+        wanted = self._checked_indices(indices)
         unique = sorted(set(wanted))
         self.frames_decoded_last_read = len(unique)
         decoded = {index: self._read_frame(index) for index in unique}
@@ -366,7 +399,7 @@ class FrameDirReader(_FrameSource):
         return np.stack([decoded[index] for index in wanted])
 
     def _read_frame(self, index: int) -> np.ndarray:
-        image = _decode_image(self._files[index])
+        image = _decode_image(self._files[index], self._reformatter)
         if image.shape[:2] != self.size:
             raise VideoReadError(
                 f"frame image '{self._files[index]}' is {image.shape[1]}x{image.shape[0]}, "
