@@ -132,7 +132,7 @@ def run_pretrain(config: PretrainConfig) -> Path:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, steps_per_epoch // 10)))
     trainer = L.Trainer(max_epochs=config.train.epochs, accelerator=config.train.accelerator,
                         devices=config.train.devices, precision=config.train.precision,
-                        logger=CSVLogger(out, name="logs", version=""), callbacks=callbacks,
+                        logger=CSVLogger(out, name="logs"), callbacks=callbacks,  # a new version_N per (re)start
                         enable_progress_bar=config.train.progress, enable_model_summary=False,
                         log_every_n_steps=max(1, min(10, steps_per_epoch)), num_sanity_val_steps=0)
     trainer.fit(method, loader, ckpt_path=str(last_checkpoint) if config.train.resume else None)

@@ -1,0 +1,64 @@
+"""The `vssl` CLI: help for every subcommand, one-line user errors, models/methods listings, data check."""
+
+import subprocess
+import sys
+
+import pytest
+
+from vssl.cli import build_parser, main
+
+SUBCOMMANDS = [["demo"], ["data", "synth"], ["data", "index"], ["data", "check"], ["pretrain"], ["eval"],
+               ["results"], ["models"], ["methods"]]
+
+
+@pytest.mark.parametrize("words", SUBCOMMANDS, ids=" ".join)
+def test_every_subcommand_has_help(words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*words, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: vssl " + " ".join(words) in capsys.readouterr().out
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "vssl.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_unknown_key_is_one_line_error_without_traceback():
+    result = _run("pretrain", "rho_moco_tiny", "train.epoch=3")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    assert "train.epoch" in result.stderr
+    result = _run("eval", "knn", "data.num_clips=ten")
+    assert result.returncode == 2 and "data.num_clips" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_models_lists_published_sizes(capsys):
+    main(["models"])
+    out = capsys.readouterr().out
+    assert "r3d_18" in out and "33,166,272" in out  # torchvision r3d_18 without its 400-class head
+    assert "r2plus1d_18" in out and "31,300,125" in out
+
+
+def test_methods_lists_settings(capsys):
+    main(["methods"])
+    out = capsys.readouterr().out
+    assert "rho_moco:" in out and "method.queue_size = 65536" in out and "method.momentum = 0.994" in out
+
+
+def test_data_check_reports_unreadable(tmp_path, micro_manifest, capsys):
+    from vssl.data.manifest import Sample, read_manifest, write_manifest
+    samples = read_manifest(micro_manifest)[:4]
+    (tmp_path / "broken.mp4").write_bytes(b"broken")
+    samples.append(Sample(str(tmp_path / "broken.mp4"), "train", {"motion": "vertical"}))
+    write_manifest(samples, tmp_path / "m.csv")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", "check", str(tmp_path / "m.csv"), "--quiet"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 1
+    assert "1 unreadable file(s)" in out and "broken.mp4" in out
+    assert "motion" in out
+
+
+def test_parser_accepts_overrides_without_preset():
+    args = build_parser().parse_args(["pretrain", "train.epochs=1"])
+    assert args.preset == "train.epochs=1"  # main() moves it to the overrides

@@ -1,0 +1,65 @@
+"""End to end at a small size: pre-train, resume, evaluate (kNN, linear, fine-tune), store, demo table."""
+
+import json
+
+import pytest
+import torch
+
+from vssl.benchmark.store import ResultStore
+from vssl.config import load_config
+from vssl.evaluation.run import EvalConfig, run_eval
+from vssl.models.checkpoints import load_encoder, read_checkpoint
+from vssl.train.pretrain import PretrainConfig, run_pretrain
+
+SMALL_MODEL = ["model.width=0.125", "model.depth=[1,1,1,1]"]
+SMALL_CLIPS = ["data.clip_len=4", "data.stride=2", "data.crop_size=24", "data.short_side=[26,30]",
+               "data.num_workers=0"]
+
+
+def _pretrain(manifest, out, epochs, resume=False):
+    overrides = [f"data.manifest={manifest}", f"train.out_dir={out}", f"train.epochs={epochs}",
+                 "train.batch_size=4", "train.progress=false", f"train.resume={str(resume).lower()}",
+                 "method.queue_size=32", "method.proj_hidden=32", *SMALL_MODEL, *SMALL_CLIPS]
+    return run_pretrain(load_config(PretrainConfig, "rho_moco_tiny", "pretrain", overrides))
+
+
+@pytest.mark.slow
+def test_pretrain_resume_and_evaluate(micro_manifest, tmp_path):
+    run = _pretrain(micro_manifest, tmp_path / "run", epochs=1)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 4 and summary["videos"] == 16  # 16 pre-training videos / batch 4
+    first = read_checkpoint(run / "checkpoints" / "last.ckpt")
+    assert first["vssl"]["backbone"] == "r3d_18" and "queue" in first["state_dict"]
+    assert int(first["state_dict"]["queue_pointer"]) == (4 * 4 * 2) % 32  # 4 steps × 4 videos × ρ=2 keys
+
+    run = _pretrain(micro_manifest, tmp_path / "run", epochs=2, resume=True)
+    assert json.loads((run / "summary.json").read_text())["steps"] == 8  # continued, not restarted
+    encoder, name, kwargs, report = load_encoder(run / "encoder.pt")
+    assert name == "r3d_18" and report.summary() == "all keys matched"
+    resumed = read_checkpoint(run / "checkpoints" / "last.ckpt")
+    assert resumed["epoch"] == 2 and resumed["global_step"] == 8  # two completed epochs
+    assert torch.equal(resumed["state_dict"]["backbone.stem.0.weight"], encoder.state_dict()["stem.0.weight"])
+
+    store = tmp_path / "results.sqlite"
+    common = [f"data.manifest={micro_manifest}", "data.labels=[motion,appearance]", "data.clip_len=4",
+              "data.stride=2", "data.num_clips=2", "data.crop_size=24", "data.short_side=24",
+              "data.num_workers=0", f"store={store}", "progress=false", "linear.epochs=5",
+              "finetune.epochs=1", "finetune.batch_size=4", "encoder.width=0.125", "encoder.depth=[1,1,1,1]"]
+    run_eval(["knn", "linear"], load_config(EvalConfig, None, "eval", common + ["seeds=2"]))
+    run_eval(["knn", "linear", "finetune"],
+             load_config(EvalConfig, None, "eval", common + [f"encoder.checkpoint={run / 'encoder.pt'}"]))
+    rows = ResultStore(store).query()
+    random_rows = [r for r in rows if r.encoder == "random"]
+    pretrained_rows = [r for r in rows if r.encoder == "run"]
+    # 2 protocols × 2 label sets × 2 metrics (top1, mean per-class) × 2 seeds; 3 protocols × ... × 1 seed
+    assert len(random_rows) == 16 and {r.seed for r in random_rows} == {0, 1}
+    assert len(pretrained_rows) == 12
+    assert {r.protocol for r in pretrained_rows} == {"knn", "linear", "finetune"}
+    assert all(0.0 <= r.value <= 100.0 for r in rows)
+    assert len({r.config_hash for r in random_rows}) == 1
+
+
+def test_resume_without_checkpoint_is_a_clear_error(micro_manifest, tmp_path):
+    from vssl.errors import VsslError
+    with pytest.raises(VsslError, match="no checkpoint at"):
+        _pretrain(micro_manifest, tmp_path / "empty", epochs=1, resume=True)
