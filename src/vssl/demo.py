@@ -37,7 +37,8 @@ def run_demo(out: str | Path = "demo_out", epochs: int | None = None, seeds: int
         run_dir = run_pretrain(load_config(PretrainConfig, "rho_moco_tiny", "pretrain", overrides))
         for name, checkpoint in (("random", "random"), ("rho_moco", run_dir / "encoder.pt")):
             config = load_config(EvalConfig, "synthetic_tiny", "eval", [
-                f"data.manifest={manifest}", f"encoder.checkpoint={checkpoint}", f"encoder.name={name}",
+                f"data.manifest={manifest}", "data.name=synthetic_tiny", f"encoder.checkpoint={checkpoint}",
+                f"encoder.name={name}",
                 f"seed={seed}", f"store={store}", f"progress={str(progress).lower()}", *eval_overrides])
             run_eval(["knn", "linear"], config)
     rows = [r for r in summarise(ResultStore(store).query()) if r.metric == "top1"]

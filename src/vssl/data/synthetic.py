@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import zlib
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -253,7 +254,7 @@ def _background_pattern(rng: np.random.Generator, size: int, full_size: int) -> 
     y, x = np.mgrid[0:size, 0:size].astype(np.float64)
     u = x * math.cos(tilt) + y * math.sin(tilt)
     v = -x * math.sin(tilt) + y * math.cos(tilt)
-    period = rng.uniform(0.1, 0.3) * full_size
+    period = rng.uniform(0.2, 0.5) * full_size
     if kind == "stripes":
         return 0.5 + 0.5 * np.sin(2 * math.pi * u / period + rng.uniform(0, 2 * math.pi))
     return np.clip(0.5 + 2.0 * np.sin(2 * math.pi * u / period) * np.sin(2 * math.pi * v / period), 0, 1)
@@ -319,10 +320,14 @@ def write_mp4(frames: np.ndarray, path, fps: float, crf: int = 20, x264_preset: 
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": x264_preset}
+        # mbtree=0: with macroblock-tree rate control this libx264 build gave different bitstreams for the same
+        # frames depending on what the process had encoded before; without it output is reproducible.
+        stream.options = {"crf": str(crf), "preset": x264_preset, "x264-params": "mbtree=0"}
         stream.codec_context.thread_count = 1  # parallelism comes from the worker pool
         for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            rgb = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            # AREA averages each 2x2 block for the subsampled chroma (sharper colour than the default bilinear)
+            container.mux(stream.encode(rgb.reformat(format="yuv420p", interpolation="AREA")))
         container.mux(stream.encode())
     os.replace(partial, path)
 
@@ -410,8 +415,11 @@ def generate(out_dir, preset: str | SynthConfig = "tiny", seed: int = 0, workers
                 _make_video(job)
                 bar.update()
         else:
-            with multiprocessing.get_context("spawn").Pool(workers) as pool:
-                for _ in pool.imap_unordered(_make_video, jobs, chunksize=8):
+            # spawn: safe even when the caller has threads running (e.g. torch); a pool that cannot start its
+            # workers raises BrokenProcessPool instead of hanging.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                for _ in pool.map(_make_video, jobs, chunksize=8):
                     bar.update()
 
     _write_json_atomic(_summary(config, seed, samples), out_dir / "synth.json")

@@ -126,7 +126,8 @@ def run_pretrain(config: PretrainConfig) -> Path:
     method = method_class(backbone, method_config, config.optim, steps_per_epoch,
                           steps_per_epoch * config.train.epochs)
 
-    checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_epochs=1, save_top_k=0)
+    # keep the newest epoch checkpoint plus last.ckpt, written after every epoch (what `resume` continues from)
+    checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_epochs=1, save_top_k=1)
     callbacks = [checkpoint, SaveVsslSpec(config.model)]
     if config.train.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, steps_per_epoch // 10)))
