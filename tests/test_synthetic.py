@@ -12,7 +12,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from vssl.data import synthetic
 from vssl.data.manifest import read_manifest
-from vssl.data.synthetic import PRESETS, SynthConfig, generate, render_video, sprite_coverage, write_mp4
+from vssl.data.synthetic import (PRESETS, SynthConfig, generate, render_video, rgb_to_yuv420, sprite_coverage,
+                                 write_mp4)
 from vssl.errors import VsslError
 
 MOTIONS = ("horizontal", "vertical", "diagonal", "circular")
@@ -132,12 +133,30 @@ def test_render_video_is_pure_and_has_the_configured_shape():
     np.testing.assert_array_equal(first, second)
 
 
-def test_write_mp4_round_trip_is_close(tmp_path):
-    frames = render_video(ALL_MOTIONS, "diagonal", "disk", np.random.default_rng(3))
+def test_rgb_to_yuv420_matches_ffmpeg_swscale():
+    frames = render_video(ALL_MOTIONS, "circular", "cross", np.random.default_rng(11))
+    ours = rgb_to_yuv420(frames)
+    reference = np.stack([av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p", interpolation="AREA")
+                          .to_ndarray() for f in frames])
+    assert ours.shape == reference.shape == (16, 48, 32)
+    assert np.abs(ours.astype(int) - reference).max() <= 1  # rounding only
+
+
+def luma(frames: np.ndarray) -> np.ndarray:
+    return frames.astype(float) @ np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 weights
+
+
+def test_write_mp4_round_trip_keeps_the_picture(tmp_path):
+    config = SynthConfig(name="rt", size=64, num_frames=12, fps=8, counts={"train": 16})
+    frames = render_video(config, "diagonal", "disk", np.random.default_rng(3))
     write_mp4(frames, tmp_path / "clip.mp4", fps=8)
+    with av.open(str(tmp_path / "clip.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.format.name, stream.average_rate) == ("h264", "yuv420p", 8)
     decoded = decode(tmp_path / "clip.mp4")
     assert decoded.shape == frames.shape
-    assert np.abs(decoded.astype(float) - frames).mean() < 4.0  # lossy (crf 20, 4:2:0 chroma) but faithful
+    # Lossy (crf 20) and colour is halved in resolution (4:2:0), but brightness stays within a few levels.
+    assert np.abs(luma(decoded) - luma(frames)).mean() < 3.0
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]  # the temporary file was renamed
 
 
@@ -160,11 +179,11 @@ def motion_features(paths: np.ndarray) -> np.ndarray:
 
 
 def test_motion_class_is_not_predictable_from_the_first_frame_but_is_from_the_trajectory():
-    paths, labels = trajectories(ALL_MOTIONS, per_class=60)
+    paths, labels = trajectories(ALL_MOTIONS, per_class=100)
     knn = KNeighborsClassifier(n_neighbors=15)
     first_frame_accuracy = cross_val_score(knn, paths[:, 0], labels, cv=5).mean()
     trajectory_accuracy = cross_val_score(knn, motion_features(paths), labels, cv=5).mean()
-    assert first_frame_accuracy < 0.4  # chance is 0.25
+    assert first_frame_accuracy < 0.33  # chance is 0.25; a start position tied to the class scores higher
     assert trajectory_accuracy > 0.9
     centre = (ALL_MOTIONS.size - 1) / 2
     for label in range(len(MOTIONS)):
@@ -218,8 +237,8 @@ BOX_FILL = {
 
 @pytest.mark.parametrize("shape", sorted(BOX_FILL))
 def test_sprite_shapes_have_their_geometry_and_equal_areas(shape):
-    radius = 60.0
-    offsets = np.arange(-150, 151, dtype=float)
+    radius = 150.0  # large, so the half-pixel quantisation of 2x2 supersampled edges stays below 1% of the area
+    offsets = np.arange(-250, 251, dtype=float)
     coverage = sprite_coverage(shape, offsets[None, :], offsets[:, None], radius)
     assert coverage.sum() == pytest.approx(math.pi * radius**2, rel=0.01)  # same area as the disk of that radius
     inside = coverage >= 0.5

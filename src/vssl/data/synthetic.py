@@ -10,7 +10,7 @@ import os
 import zlib
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -133,6 +133,7 @@ def _circular(rng, angles):
 MOTIONS = {"horizontal": _horizontal, "vertical": _vertical, "diagonal": _diagonal, "circular": _circular}
 MAX_TRAJECTORY_TRIES = 10_000
 BACKGROUNDS = ("noise", "stripes", "checker")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 def _free_area(config: SynthConfig, radius: float) -> tuple[float, float]:
@@ -188,6 +189,10 @@ class SynthConfig:
             low, high = getattr(self, key)
             if not 0 < low <= high:
                 self._fail(key, "must be a (low, high) range with 0 < low <= high")
+        if not 0 <= self.crf <= 51:
+            self._fail("crf", "must be in 0..51")
+        if self.x264_preset not in X264_PRESETS:
+            self._fail("x264_preset", f"must be one of {', '.join(X264_PRESETS)}")
         for key in ("jitter_px", "noise_std", "start_margin"):
             if getattr(self, key) < 0:
                 self._fail(key, "must be >= 0")
@@ -312,6 +317,24 @@ def render_video(config: SynthConfig, motion: str, appearance: str, rng: np.rand
     return (video, centres) if return_trajectory else video
 
 
+# ITU-R BT.601 RGB -> Y'CbCr, limited ("tv") range: what decoders assume for untagged H.264 streams.
+BT601_LIMITED = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]],
+                         dtype=np.float32) / np.float32(255)
+BT601_OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float32)
+
+
+def rgb_to_yuv420(frames: np.ndarray) -> np.ndarray:
+    """uint8 RGB [T, H, W, 3] -> yuv420p planes stacked as [T, H * 3 // 2, W]: Y, then Cb and Cr of 2x2 averages."""
+    count, height, width, _ = frames.shape
+    rgb = frames.astype(np.float32)
+    luma = rgb @ BT601_LIMITED[0] + BT601_OFFSET[0]
+    blocks = (rgb[:, ::2, ::2] + rgb[:, 1::2, ::2] + rgb[:, ::2, 1::2] + rgb[:, 1::2, 1::2]) * np.float32(0.25)
+    chroma = blocks @ BT601_LIMITED[1:].T + BT601_OFFSET[1:]
+    planes = [luma.reshape(count, -1), chroma[..., 0].reshape(count, -1), chroma[..., 1].reshape(count, -1)]
+    stacked = np.concatenate(planes, axis=1).reshape(count, height * 3 // 2, width)
+    return np.clip(np.round(stacked), 0, 255).astype(np.uint8)
+
+
 def write_mp4(frames: np.ndarray, path, fps: float, crf: int = 20, x264_preset: str = "veryfast") -> None:
     """Encode uint8 RGB frames [T, H, W, 3] (even H, W) as H.264 yuv420p mp4, via a temporary file and a rename."""
     path = Path(path)
@@ -324,10 +347,8 @@ def write_mp4(frames: np.ndarray, path, fps: float, crf: int = 20, x264_preset: 
         # frames depending on what the process had encoded before; without it output is reproducible.
         stream.options = {"crf": str(crf), "preset": x264_preset, "x264-params": "mbtree=0"}
         stream.codec_context.thread_count = 1  # parallelism comes from the worker pool
-        for frame in frames:
-            rgb = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            # AREA averages each 2x2 block for the subsampled chroma (sharper colour than the default bilinear)
-            container.mux(stream.encode(rgb.reformat(format="yuv420p", interpolation="AREA")))
+        for planes in rgb_to_yuv420(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(planes, format="yuv420p")))
         container.mux(stream.encode())
     os.replace(partial, path)
 

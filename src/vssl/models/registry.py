@@ -12,7 +12,12 @@ from torch import nn
 from vssl.errors import VsslError
 
 # Modules whose import registers the built-in backbones; imported lazily to avoid an import cycle.
-_BUILTIN_BACKBONE_MODULES = ("vssl.models.resnet3d",)
+_BUILTIN_BACKBONE_MODULES = (
+    "vssl.models.resnet3d",
+    "vssl.models.c3d",
+    "vssl.models.i3d",
+    "vssl.models.s3d",
+)
 
 
 class VideoBackbone(nn.Module):
@@ -100,3 +105,30 @@ def build_backbone(name: str, **kwargs) -> VideoBackbone:
 def count_parameters(model: nn.Module) -> int:
     """Total number of parameter elements (trainable or not), as published parameter counts report."""
     return sum(parameter.numel() for parameter in model.parameters())
+
+
+def count_flops(model: nn.Module, frames: int, size: int) -> int:
+    """FLOPs of one forward pass of ``model`` on a [1, 3, frames, size, size] clip.
+
+    Counted by ``torch.utils.flop_counter.FlopCounterMode``: 2 FLOPs per multiply-accumulate of convolutions
+    and matrix products (FLOPs = 2 x MACs), nothing for biases, normalisation, activations or pooling. Papers
+    that quote video-backbone "FLOPs" (seed 001 Table 5, fvcore, PySlowFast) quote MACs, i.e. half of this.
+    The clip is made on the device of the model's parameters, so a model built under ``torch.device("meta")``
+    is counted without computing anything. The model runs in eval mode (BN statistics are left untouched).
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    for option, value in (("frames", frames), ("size", size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise VsslError(f"count_flops option {option}={value!r} must be a positive int")
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    clip = torch.empty(1, 3, frames, size, size, device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(clip)
+    finally:
+        model.train(was_training)
+    return counter.get_total_flops()
