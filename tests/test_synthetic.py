@@ -253,3 +253,18 @@ def test_sprite_shapes_differ_from_each_other():
         for b in masks:
             if a < b:
                 assert (masks[a] & masks[b]).sum() / (masks[a] | masks[b]).sum() < 0.85, (a, b)
+
+
+def test_scene_cuts_change_the_background_at_even_intervals_and_keep_the_sprite():
+    config = SynthConfig(**{**vars(STEADY_CAMERA), "name": "cuts", "scene_cuts": 2, "num_frames": 24})
+    video, path = render_video(config, "horizontal", "disk", np.random.default_rng(3), return_trajectory=True)
+    reach = synthetic.SHAPE_EXTENT * config.sprite_radius[1] * config.size + 2
+    rows, cols = np.mgrid[0:32, 0:32]
+    far = np.ones((32, 32), dtype=bool)
+    for t in range(24):  # pixels the sprite never comes near show only the background
+        far &= np.hypot(cols - path[t, 0], rows - path[t, 1]) >= reach
+    assert far.sum() > 50
+    segment_of_frame = [t * 3 // 24 for t in range(24)]  # 3 backgrounds of 8 frames: cuts at frames 8 and 16
+    for t in range(1, 24):
+        same = np.array_equal(video[t][far], video[t - 1][far])
+        assert same == (segment_of_frame[t] == segment_of_frame[t - 1]), t

@@ -159,6 +159,7 @@ class SynthConfig:
     start_margin: float = 0.1  # first-frame centre is uniform over the free area shrunk by this fraction per side
     jitter_px: int = 1  # camera shake: whole-frame shift, uniform integer in [-jitter_px, jitter_px] per frame
     noise_std: float = 2.0  # Gaussian pixel noise, standard deviation on the 0-255 scale
+    scene_cuts: int = 0  # background changes per video (evenly spaced "shot cuts"); the sprite and its motion persist
     crf: int = 20  # libx264 constant rate factor (lower = higher quality)
     x264_preset: str = "veryfast"  # libx264 speed/size preset
 
@@ -193,7 +194,7 @@ class SynthConfig:
             self._fail("crf", "must be in 0..51")
         if self.x264_preset not in X264_PRESETS:
             self._fail("x264_preset", f"must be one of {', '.join(X264_PRESETS)}")
-        for key in ("jitter_px", "noise_std", "start_margin"):
+        for key in ("jitter_px", "noise_std", "start_margin", "scene_cuts"):
             if getattr(self, key) < 0:
                 self._fail(key, "must be >= 0")
         low, high = _free_area(self, self.sprite_radius[1] * self.size)
@@ -304,11 +305,12 @@ def render_video(config: SynthConfig, motion: str, appearance: str, rng: np.rand
     rotation = rng.uniform(0, 2 * math.pi)
     colour = _sprite_colour(rng)
     world = _sample_trajectory(config, motion, radius, rng)
-    background = _background(rng, size + 2 * jitter, size)
+    backgrounds = [_background(rng, size + 2 * jitter, size) for _ in range(config.scene_cuts + 1)]
     shifts = rng.integers(-jitter, jitter + 1, size=(config.num_frames, 2))  # camera offset (x, y) per frame
     centres = world - shifts
     frames = np.empty((config.num_frames, size, size, 3), dtype=np.float32)
     for t, (sx, sy) in enumerate(shifts):
+        background = backgrounds[t * len(backgrounds) // config.num_frames]
         frames[t] = background[jitter + sy: jitter + sy + size, jitter + sx: jitter + sx + size]
         _paint_sprite(frames[t], appearance, centres[t], radius, rotation, colour)
     if config.noise_std > 0:

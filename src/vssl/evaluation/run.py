@@ -23,6 +23,7 @@ from vssl.evaluation.linear import LinearConfig, train_linear_probe
 from vssl.evaluation.metrics import classification_metrics
 from vssl.models.checkpoints import load_encoder
 from vssl.models.registry import build_backbone
+from vssl.runtime import share_cpu_with_workers
 
 PROTOCOLS = ("knn", "linear", "finetune")
 
@@ -123,6 +124,7 @@ def run_eval(protocols: list[str], config: EvalConfig) -> list[Result]:
         raise ConfigError(f"unknown protocol '{unknown[0]}' (available: {', '.join(PROTOCOLS)})")
     if not config.data.manifest:
         raise ConfigError("missing config key 'data.manifest'")
+    share_cpu_with_workers(config.data.num_workers)
     data = EvalData(config.data, config.progress)
     name = encoder_name(config.encoder)
     dataset_name = config.data.name or Path(config.data.manifest).resolve().parent.name

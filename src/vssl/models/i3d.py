@@ -39,7 +39,7 @@ MIXED_5 = OrderedDict(
     mixed_5c=(384, 192, 384, 48, 128, 128),
 )
 STEM_CHANNELS = (64, 64, 192)  # Conv_1a, Conv_2b, Conv_2c
-# Carreira & Zisserman 2017 §3.3 / Table 1 experiments: 64-frame 224x224 clips.
+# Carreira & Zisserman 2017, implementation details: trained on 64-frame snippets with 224x224 crops.
 CLIP_64X224 = (64, 224)
 
 # Output channels of a Mixed block: branch0, branch1 (1x1, 3x3), branch2 (1x1, 3x3), branch3.

@@ -4,8 +4,9 @@ Architectures:
 - R3D, MC3, R(2+1)D: Tran et al. 2018, "A Closer Look at Spatiotemporal Convolutions for Action
   Recognition" (arXiv:1711.11248). Module and parameter names follow torchvision, so a torchvision
   state dict loads into ``r3d_18`` / ``mc3_18`` / ``r2plus1d_18`` with ``load_state_dict(strict=True)``.
-- ``r3d_light`` / ``r2plus1d_light``: the one-block-per-stage networks of VCOP (Xu et al. 2019), used by
-  seed 002 (Table 3.1 and 4.7: "R3D-18 14.4M", "R(2+1)D 14.4M").
+- ``r3d_light`` / ``r2plus1d_light``: the one-block-per-stage networks of VCOP (Xu et al. 2019) as seed 002's
+  code (github.com/laura-wang/video-pace, models/r3d.py and r21d.py) builds them; seed 002 Tables 3.1 and 4.7
+  give both as 14.4M.
 - ``slow_r18`` / ``slow_r50`` / ``slow_r101``: the Slow pathway of SlowFast (Feichtenhofer et al. 2019),
   seed 001 Table 17 and Table 5.
 
@@ -95,6 +96,12 @@ class ClassifiableBackbone(VideoBackbone):
         return nn.Linear(self.feature_dim, num_classes) if num_classes > 0 else None
 
 
+def r2plus1d_midplanes(in_planes: int, out_planes: int, kernel: tuple[int, int, int] = (3, 3, 3)) -> int:
+    """Midplanes that give a (2+1)D conv the parameters of the full t x d x d conv (Tran et al. 2018 §3.5)."""
+    temporal, height, width = kernel
+    return (temporal * height * width * in_planes * out_planes) // (height * width * in_planes + temporal * out_planes)
+
+
 class Conv3DSimple(nn.Conv3d):
     """Full 3x3x3 convolution (R3D)."""
 
@@ -157,7 +164,7 @@ def factorised_pointwise_shortcut(in_planes: int, planes: int, stride: tuple[int
     in*out // (in + out) midplanes and a BN + ReLU in between; the spatial part takes the spatial stride and
     the temporal part the temporal stride.
     """
-    midplanes = (in_planes * planes) // (in_planes + planes)
+    midplanes = r2plus1d_midplanes(in_planes, planes, (1, 1, 1))
     temporal_stride, height_stride, width_stride = stride
     return nn.Sequential(
         nn.Sequential(
@@ -185,14 +192,17 @@ class BasicBlock(nn.Module):
         conv_builder: ConvBuilder,
         stride: int = 1,
         shortcut: ShortcutBuilder = pointwise_shortcut,
+        midplanes_per_conv: bool = False,
     ) -> None:
         super().__init__()
-        # (2+1)D midplanes keep the parameter count of the full 3x3x3 conv (Tran et al. 2018, R(2+1)D section).
-        midplanes = (in_planes * planes * 3 * 3 * 3) // (in_planes * 3 * 3 + 3 * planes)
+        # torchvision sizes both convs' midplanes from (in_planes, planes); VCOP sizes each conv from its own
+        # channels (``midplanes_per_conv``), which gives conv2 of a widening block more midplanes.
+        midplanes = r2plus1d_midplanes(in_planes, planes)
+        conv2_midplanes = r2plus1d_midplanes(planes, planes) if midplanes_per_conv else midplanes
         self.conv1 = nn.Sequential(
             conv_builder(in_planes, planes, midplanes, stride), nn.BatchNorm3d(planes), nn.ReLU(inplace=True)
         )
-        self.conv2 = nn.Sequential(conv_builder(planes, planes, midplanes), nn.BatchNorm3d(planes))
+        self.conv2 = nn.Sequential(conv_builder(planes, planes, conv2_midplanes), nn.BatchNorm3d(planes))
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or in_planes != planes:
@@ -277,8 +287,17 @@ def basic_stem(width: float) -> nn.Sequential:
 
 def r2plus1d_stem(width: float) -> nn.Sequential:
     """(1,7,7) spatial conv stride (1,2,2), BN, ReLU, (3,1,1) temporal conv, BN, ReLU (R(2+1)D)."""
-    midplanes = scale_channels(R2PLUS1D_STEM_MIDPLANES, width)
+    return factorised_stem(scale_channels(R2PLUS1D_STEM_MIDPLANES, width), scale_channels(STAGE_CHANNELS[0], width))
+
+
+def vcop_r2plus1d_stem(width: float) -> nn.Sequential:
+    """As ``r2plus1d_stem`` with the 3x7x7 conv's parameter-matching midplanes (83 at full width; VCOP)."""
     out_channels = scale_channels(STAGE_CHANNELS[0], width)
+    return factorised_stem(r2plus1d_midplanes(3, out_channels, (3, 7, 7)), out_channels)
+
+
+def factorised_stem(midplanes: int, out_channels: int) -> nn.Sequential:
+    """(1,7,7) conv stride (1,2,2) to ``midplanes``, BN, ReLU, (3,1,1) conv to ``out_channels``, BN, ReLU."""
     return nn.Sequential(
         nn.Conv3d(3, midplanes, kernel_size=(1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
         nn.BatchNorm3d(midplanes),
@@ -304,11 +323,18 @@ def slow_stem(width: float) -> nn.Sequential:
 BlockBuilder = Callable[[int, int, int, int, int], nn.Module]
 
 
-def tran_blocks(conv_builders: Sequence[ConvBuilder], shortcut: ShortcutBuilder = pointwise_shortcut) -> BlockBuilder:
+def tran_blocks(conv_builders: Sequence[ConvBuilder]) -> BlockBuilder:
     """Blocks of torchvision's VideoResNet: a BasicBlock with the stage's conv builder."""
 
     def build(stage: int, index: int, in_planes: int, planes: int, stride: int) -> nn.Module:
-        return BasicBlock(in_planes, planes, conv_builders[stage], stride, shortcut)
+        return BasicBlock(in_planes, planes, conv_builders[stage], stride)
+
+    return build
+
+
+def vcop_r2plus1d_blocks(stage: int, index: int, in_planes: int, planes: int, stride: int) -> nn.Module:
+    """VCOP's R(2+1)D block: midplanes sized per conv, projection shortcut factorised as well."""
+    return BasicBlock(in_planes, planes, Conv2Plus1D, stride, factorised_pointwise_shortcut, midplanes_per_conv=True)
 
     return build
 
@@ -413,15 +439,15 @@ def r2plus1d_34(width: float = 1.0, depth: Sequence[int] = RESNET34_DEPTH, num_c
 
 @register_backbone("r3d_light")
 def r3d_light(width: float = 1.0, depth: Sequence[int] = LIGHT_DEPTH, num_classes: int = 0) -> VideoResNet:
-    """VCOP's "R3D-18": one R3D block per stage (equal, module for module, to r3d_18 with depth (1,1,1,1))."""
+    """VCOP's "R3D-18": one R3D block per stage (the same network as r3d_18 with depth (1,1,1,1))."""
     return VideoResNet(basic_stem, tran_blocks(R3D_CONVS), width, depth, num_classes)
 
 
 @register_backbone("r2plus1d_light")
 def r2plus1d_light(width: float = 1.0, depth: Sequence[int] = LIGHT_DEPTH, num_classes: int = 0) -> VideoResNet:
-    """VCOP's R(2+1)D: one R(2+1)D block per stage, projection shortcuts factorised into (2+1)D as well."""
-    return VideoResNet(r2plus1d_stem, tran_blocks(R2PLUS1D_CONVS, factorised_pointwise_shortcut), width, depth,
-                       num_classes)
+    """VCOP's R(2+1)D: one R(2+1)D block per stage; every conv, the stem's and shortcuts' included, factorised
+    with its own parameter-matching midplanes (so it differs from r2plus1d_18 with depth (1,1,1,1))."""
+    return VideoResNet(vcop_r2plus1d_stem, vcop_r2plus1d_blocks, width, depth, num_classes)
 
 
 @register_backbone("slow_r18")

@@ -23,6 +23,7 @@ from vssl.errors import ConfigError, VsslError
 from vssl.methods.registry import get_method
 from vssl.models.checkpoints import save_encoder
 from vssl.models.registry import build_backbone
+from vssl.runtime import quiet_lightning, share_cpu_with_workers
 from vssl.train.optim import OptimConfig
 
 
@@ -105,6 +106,8 @@ def run_pretrain(config: PretrainConfig) -> Path:
     (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
 
     L.seed_everything(config.train.seed, workers=True, verbose=False)
+    quiet_lightning()
+    share_cpu_with_workers(config.data.num_workers)
     samples = read_manifest(config.data.manifest, split=config.data.split)
     if not samples:
         raise VsslError(f"{config.data.manifest}: no samples in split '{config.data.split}'")

@@ -1,0 +1,54 @@
+"""S3D-G (Xie et al. 2018): Inception-v1 video network with separable 3D convs and feature gating.
+
+Xie et al. 2018, "Rethinking Spatiotemporal Feature Learning: Speed-Accuracy Trade-offs in Video
+Classification" (arXiv:1712.04851). Follows the PyTorch S3D-G of CoCLR (Han et al. 2020; from qijiezhao's
+port), the one the self-supervised literature counts as 9.1M (seed 001 Table 5 and Table 11):
+every k^3 conv, Conv_1a included, becomes (1,k,k) spatial conv + BN + ReLU + (k,1,1) temporal conv + BN + ReLU,
+and each branch of each Mixed block is gated by sigmoid(Linear(spatiotemporal mean)) (Linear with bias).
+TF-slim's s3dg.py differs in details that change the count slightly (full 3x7^2 Conv_1a, gating from Conv_2c,
+gating without bias, BN without scale, temporal convs with bias and no BN).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vssl.models.i3d import InceptionV1Video
+from vssl.models.registry import register_backbone
+
+# Seed 001 Table 5 (and CoCLR): S3D-G pre-trained on 32-frame clips (32 x 2) at 224x224.
+CLIP_32X224 = (32, 224)
+
+
+def separable_conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1, padding: int = 0) -> nn.Sequential:
+    """(1,k,k) conv with the spatial stride, BN, ReLU, then (k,1,1) conv with the temporal stride, BN, ReLU."""
+    return nn.Sequential(
+        nn.Conv3d(in_channels, out_channels, kernel_size=(1, kernel, kernel), stride=(1, stride, stride),
+                  padding=(0, padding, padding), bias=False),
+        nn.BatchNorm3d(out_channels),
+        nn.ReLU(inplace=True),
+        nn.Conv3d(out_channels, out_channels, kernel_size=(kernel, 1, 1), stride=(stride, 1, 1),
+                  padding=(padding, 0, 0), bias=False),
+        nn.BatchNorm3d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class SelfGating(nn.Module):
+    """x * sigmoid(W mean_{t,h,w}(x) + b): channel gates from the clip's global context (Xie et al. 2018 §4.3)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = torch.sigmoid(self.fc(x.mean(dim=(2, 3, 4))))
+        return x * weights[:, :, None, None, None]
+
+
+@register_backbone("s3dg")
+def s3dg(width: float = 1.0, num_classes: int = 0) -> InceptionV1Video:
+    """S3D-G: separable 3D convs everywhere, self-gating on every Mixed-block branch."""
+    return InceptionV1Video(separable_conv, SelfGating, width=width, num_classes=num_classes,
+                            default_input=CLIP_32X224)
