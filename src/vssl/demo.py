@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from vssl.benchmark.report import comparison_table, summarise, summary_csv, write_atomic
 from vssl.benchmark.store import ResultStore
 from vssl.config import load_config
-from vssl.data.synthetic import generate
+from vssl.data.synthetic import SynthConfig, generate, resolve_config
 from vssl.evaluation.run import EvalConfig, run_eval
 from vssl.train.pretrain import PretrainConfig, run_pretrain
 
 
-def ensure_synthetic(out: Path, preset: str, seed: int, progress: bool) -> Path:
+def ensure_synthetic(out: Path, preset: str | SynthConfig, seed: int, progress: bool) -> Path:
     """Generate the benchmark unless the same preset and seed already lie in ``out`` (it is deterministic)."""
     manifest, meta = out / "manifest.csv", out / "synth.json"
     if manifest.is_file() and meta.is_file():
         info = json.loads(meta.read_text())
-        if info.get("preset") == preset and info.get("seed") == seed:
+        wanted = json.loads(json.dumps(asdict(resolve_config(preset))))  # as synth.json stores it
+        if info.get("config") == wanted and info.get("seed") == seed:
             return manifest
     return generate(out, preset=preset, seed=seed, progress=progress)
 
 
 def run_demo(out: str | Path = "demo_out", epochs: int | None = None, seeds: int = 1, progress: bool = True,
-             pretrain_overrides: list[str] = (), eval_overrides: list[str] = ()) -> str:
-    """Run the whole comparison; returns the printed table. Outputs go under ``out``."""
+             synthetic: str | SynthConfig = "tiny", pretrain_overrides: list[str] = (),
+             eval_overrides: list[str] = ()) -> str:
+    """Run the whole comparison; returns the printed table. Outputs go under ``out``.
+
+    ``synthetic`` and the override lists exist so tests can run the same path at a smaller size.
+    """
     out = Path(out)
-    manifest = ensure_synthetic(out / "data", "tiny", seed=0, progress=progress)
+    manifest = ensure_synthetic(out / "data", synthetic, seed=0, progress=progress)
     store = out / "results.sqlite"
     for seed in range(seeds):
         overrides = [f"data.manifest={manifest}", f"train.out_dir={out / 'pretrain' / f'seed{seed}'}",

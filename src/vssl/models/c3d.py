@@ -4,13 +4,14 @@
   conv1a 64 | pool1 | conv2a 128 | pool2 | conv3a,b 256 | pool3 | conv4a,b 512 | pool4 | conv5a,b 512 | pool5 |
   fc6 4096 | fc7 4096; all convs 3x3x3 stride 1, pool1 1x2x2, the other pools 2x2x2. The clip feature ("pool") is
   fc7, the descriptor the paper uses.
-- ``c3d_bn``: the same 8 convs, each followed by BatchNorm, and global average pooling after pool5 instead of
-  fc layers (VCOP's C3D, which seed 002 Ch. 3 uses as "C3D with BN").
+- ``c3d_bn``: the same 8 convs, each followed by BatchNorm, no pool5 and no fc layers: conv5b is globally
+  average-pooled to 512-d (VCOP's C3D; seed 002's code, github.com/laura-wang/video-pace models/c3d.py).
 - ``c3d_light``: seed 002 Table 2.1 (Tran et al. 2015 §3.2): five convs 64-128-256-256-256, five pools, fc6 and
   fc7 of 2048.
 
-Taps are named after the pooling layers (seed 002 reads features at pool3/pool4/pool5), then the fc layers,
-then "pool", the clip feature. Convs have biases (Caffe C3D) unless followed by BatchNorm.
+Taps are named after the pooling layers (seed 002 reads features at pool3/pool4/pool5; "conv5" for c3d_bn,
+which has no pool5), then fc6, then "pool", the clip feature. Every conv has a bias (Caffe C3D; VCOP keeps it
+next to BatchNorm).
 """
 
 from __future__ import annotations
@@ -43,16 +44,17 @@ POOL5_OUTPUT = (1, 4, 4)
 FC_DROPOUT = 0.5
 
 
-def conv_block(in_channels: int, out_channels: int, convs: int, batch_norm: bool, pool: nn.MaxPool3d) -> nn.Sequential:
-    """``convs`` 3x3x3 convs (stride 1, padding 1) each with ReLU (and BN before it), then ``pool``."""
+def conv_block(in_channels: int, out_channels: int, convs: int, batch_norm: bool, pool: nn.MaxPool3d | None
+               ) -> nn.Sequential:
+    """``convs`` 3x3x3 convs (stride 1, padding 1) each with ReLU (and BN before it), then ``pool`` if any."""
     layers: list[nn.Module] = []
     for index in range(convs):
-        layers.append(nn.Conv3d(in_channels if index == 0 else out_channels, out_channels, kernel_size=3,
-                                padding=1, bias=not batch_norm))
+        layers.append(nn.Conv3d(in_channels if index == 0 else out_channels, out_channels, kernel_size=3, padding=1))
         if batch_norm:
             layers.append(nn.BatchNorm3d(out_channels))
         layers.append(nn.ReLU(inplace=True))
-    layers.append(pool)
+    if pool is not None:
+        layers.append(pool)
     return nn.Sequential(*layers)
 
 
@@ -73,6 +75,7 @@ def fc_layer(in_features: int, out_features: int) -> nn.Sequential:
 class C3D(ClassifiableBackbone):
     """Five conv blocks (block1..block5 -> taps pool1..pool5), then fc6/fc7 or a global average pool.
 
+    Without fc layers (``fc_dim=0``) block5 has no max pool (tap "conv5") and is globally average-pooled.
     With fc layers, pool5 is adaptively average-pooled to 1x4x4 before fc6: the identity for 16-frame 112x112
     clips (the published input), and what lets other clip sizes reach the fixed-size fc6.
     """
@@ -93,8 +96,8 @@ class C3D(ClassifiableBackbone):
         in_channels = 3
         for block, (block_channels, convs) in enumerate(zip(channels, convs_per_block)):
             out_channels = scale_channels(block_channels, width)
-            setattr(self, f"block{block + 1}", conv_block(in_channels, out_channels, convs, batch_norm,
-                                                          block_pool(block)))
+            pool = None if block == 4 and fc_dim == 0 else block_pool(block)
+            setattr(self, f"block{block + 1}", conv_block(in_channels, out_channels, convs, batch_norm, pool))
             in_channels = out_channels
         if fc_dim > 0:
             fc_features = scale_channels(fc_dim, width)
@@ -107,13 +110,13 @@ class C3D(ClassifiableBackbone):
         else:
             self.fc6 = self.fc7 = None
             self.avgpool = nn.AdaptiveAvgPool3d((1, 1, 1))
-            self.tap_names = ("pool1", "pool2", "pool3", "pool4", "pool5", "pool")
+            self.tap_names = ("pool1", "pool2", "pool3", "pool4", "conv5", "pool")
             self.feature_dim = in_channels
         self.fc = self._classifier(num_classes)
         initialize_weights(self)
 
     def stages(self) -> list[tuple[str, Callable[[torch.Tensor], torch.Tensor]]]:
-        blocks = [(f"pool{index}", getattr(self, f"block{index}")) for index in range(1, 6)]
+        blocks = [(name, getattr(self, f"block{index}")) for index, name in enumerate(self.tap_names[:5], start=1)]
         if self.fc6 is not None:
             return blocks + [("fc6", self.fc6), ("pool", self.fc7)]
         return blocks + [("pool", self._pool)]
@@ -130,7 +133,7 @@ def c3d(width: float = 1.0, num_classes: int = 0) -> C3D:
 
 @register_backbone("c3d_bn")
 def c3d_bn(width: float = 1.0, num_classes: int = 0) -> C3D:
-    """C3D with BatchNorm after every conv and global average pooling, no fc6/fc7 (VCOP; seed 002 Ch. 3)."""
+    """C3D with BatchNorm after every conv, conv5b globally average-pooled, no pool5/fc6/fc7 (VCOP; seed 002)."""
     return C3D(C3D_CHANNELS, C3D_CONVS_PER_BLOCK, 0, batch_norm=True, width=width, num_classes=num_classes)
 
 

@@ -1,12 +1,13 @@
 """S3D-G (Xie et al. 2018): Inception-v1 video network with separable 3D convs and feature gating.
 
 Xie et al. 2018, "Rethinking Spatiotemporal Feature Learning: Speed-Accuracy Trade-offs in Video
-Classification" (arXiv:1712.04851). Follows the PyTorch S3D-G of CoCLR (Han et al. 2020; from qijiezhao's
-port), the one the self-supervised literature counts as 9.1M (seed 001 Table 5 and Table 11):
-every k^3 conv, Conv_1a included, becomes (1,k,k) spatial conv + BN + ReLU + (k,1,1) temporal conv + BN + ReLU,
-and each branch of each Mixed block is gated by sigmoid(Linear(spatiotemporal mean)) (Linear with bias).
-TF-slim's s3dg.py differs in details that change the count slightly (full 3x7^2 Conv_1a, gating from Conv_2c,
-gating without bias, BN without scale, temporal convs with bias and no BN).
+Classification" (arXiv:1712.04851). Layout of the reference TF-slim s3dg.py (defaults) as ported to PyTorch by
+MIL-NCE (Miech et al. 2020) and used by seed 002's code (github.com/laura-wang/video-pace, models/s3d_g.py):
+Conv_1a is a full 3x7^2 conv with stride 2; Conv_2c and every 3^3 branch conv become a (1,3,3) spatial conv +
+BN + ReLU and a (3,1,1) temporal conv + BN + ReLU; Conv_2c and every Mixed-block branch are gated by
+sigmoid(Linear(spatiotemporal mean)). PyTorch conventions as in that port: BN with scale, gating Linear with
+bias (TF-slim has neither, and its temporal convs have a bias instead of BN). Seed 001 Table 5 counts S3D-G
+as 9.1M. CoCLR's port instead makes Conv_1a separable 7^3 and gates only the Mixed blocks (9,098,000).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from vssl.models.registry import register_backbone
 
 # Seed 001 Table 5 (and CoCLR): S3D-G pre-trained on 32-frame clips (32 x 2) at 224x224.
 CLIP_32X224 = (32, 224)
+# TF-slim s3dg.py first_temporal_kernel_size default (3x7x7 Conv_1a; 3 "gives better performance" than 7).
+S3DG_FIRST_TEMPORAL_KERNEL = 3
 
 
 def separable_conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1, padding: int = 0) -> nn.Sequential:
@@ -49,6 +52,6 @@ class SelfGating(nn.Module):
 
 @register_backbone("s3dg")
 def s3dg(width: float = 1.0, num_classes: int = 0) -> InceptionV1Video:
-    """S3D-G: separable 3D convs everywhere, self-gating on every Mixed-block branch."""
+    """S3D-G: separable 3D convs from Conv_2c on, self-gating after Conv_2c and on every Mixed-block branch."""
     return InceptionV1Video(separable_conv, SelfGating, width=width, num_classes=num_classes,
-                            default_input=CLIP_32X224)
+                            default_input=CLIP_32X224, first_temporal_kernel=S3DG_FIRST_TEMPORAL_KERNEL)
