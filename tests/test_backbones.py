@@ -24,8 +24,10 @@ def test_parameter_counts_match_published(name, num_classes, expected):
     assert count_parameters(build_backbone(name, num_classes=num_classes)) == expected
 
 
-def test_list_backbones_names_the_three_resnets():
-    assert list_backbones() == ["mc3_18", "r2plus1d_18", "r3d_18"]
+def test_list_backbones_is_sorted_and_names_the_three_resnets():
+    names = list_backbones()
+    assert names == sorted(names)
+    assert {"mc3_18", "r2plus1d_18", "r3d_18"} <= set(names)
 
 
 def test_state_dict_uses_torchvision_names_and_shapes():
@@ -133,7 +135,7 @@ def test_unknown_tap_names_it_and_lists_valid_ones():
 
 
 def test_unknown_backbone_lists_available_ones():
-    with pytest.raises(VsslError, match=r"'resnet50'.*mc3_18, r2plus1d_18, r3d_18"):
+    with pytest.raises(VsslError, match=r"'resnet50'; available: .*\bmc3_18, r2plus1d_18, .*\br3d_18\b"):
         build_backbone("resnet50")
 
 

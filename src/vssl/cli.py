@@ -100,15 +100,20 @@ def cmd_results(args) -> None:
 
 def cmd_models(args) -> None:
     from vssl.benchmark.report import format_table
-    from vssl.models.registry import build_backbone, count_parameters, list_backbones
+    import torch
+
+    from vssl.models.registry import build_backbone, count_flops, count_parameters, list_backbones
 
     rows = []
     for name in list_backbones():
-        model = build_backbone(name)
-        frames, size = model.default_input
-        rows.append([name, f"{count_parameters(model):,}", str(model.feature_dim), f"{frames}×{size}²",
-                     ", ".join(model.tap_names)])
-    print(format_table(["backbone", "params (no head)", "feature dim", "default input", "taps"], rows))
+        with torch.device("meta"):  # shapes only: nothing is allocated or computed
+            model = build_backbone(name)
+            frames, size = model.default_input
+            gflops = count_flops(model, frames, size) / 1e9
+        rows.append([name, f"{count_parameters(model):,}", f"{gflops:.1f}", str(model.feature_dim),
+                     f"{frames}×{size}²", ", ".join(model.tap_names)])
+    print(format_table(["backbone", "params (no head)", "GFLOPs (2×MACs)", "feature dim", "default input",
+                        "taps"], rows))
 
 
 def cmd_methods(args) -> None:

@@ -50,7 +50,7 @@ class EncoderConfig:
     name: str = ""  # encoder name in the results; default "random" or the checkpoint's run folder
     backbone: str = "r3d_18"  # used for random init only; checkpoints carry their own
     width: float = 1.0
-    depth: tuple[int, ...] = (2, 2, 2, 2)
+    depth: tuple[int, ...] | None = None  # None = the backbone's own default
 
 
 @dataclass
@@ -85,7 +85,8 @@ def build_encoder(config: EncoderConfig, seed: int):
     """The encoder to evaluate: loaded weights, or a random init drawn from ``seed``."""
     if config.checkpoint == "random":
         torch.manual_seed(seed)
-        return build_backbone(config.backbone, width=config.width, depth=tuple(config.depth))
+        depth = {} if config.depth is None else {"depth": tuple(config.depth)}
+        return build_backbone(config.backbone, width=config.width, **depth)
     encoder, _, _, report = load_encoder(config.checkpoint)
     if report.missing or report.unexpected:
         print(f"{config.checkpoint}: {report.summary()}")

@@ -6,7 +6,7 @@
   fc7, the descriptor the paper uses.
 - ``c3d_bn``: the same 8 convs, each followed by BatchNorm, no pool5 and no fc layers: conv5b is globally
   average-pooled to 512-d (VCOP's C3D; seed 002's code, github.com/laura-wang/video-pace models/c3d.py).
-- ``c3d_light``: seed 002 Table 2.1 (Tran et al. 2015 §3.2): five convs 64-128-256-256-256, five pools, fc6 and
+- ``c3d_light``: seed 002 Table 2.1 (Tran et al. 2015 §3): five convs 64-128-256-256-256, five pools, fc6 and
   fc7 of 2048.
 
 Taps are named after the pooling layers (seed 002 reads features at pool3/pool4/pool5; "conv5" for c3d_bn,
@@ -34,7 +34,8 @@ from vssl.models.resnet3d import (
 C3D_CHANNELS = (64, 128, 256, 512, 512)
 C3D_CONVS_PER_BLOCK = (1, 1, 2, 2, 2)
 C3D_FC_DIM = 4096
-# Seed 002 Table 2.1 (light C3D, Tran et al. 2015 §3.2): one conv per block, fc6/fc7 of 2048.
+# Seed 002 Table 2.1 (light C3D; the kernel-depth study network of Tran et al. 2015 §3): one conv per block,
+# fc6/fc7 of 2048.
 LIGHT_C3D_CHANNELS = (64, 128, 256, 256, 256)
 LIGHT_C3D_CONVS_PER_BLOCK = (1, 1, 1, 1, 1)
 LIGHT_C3D_FC_DIM = 2048

@@ -1,11 +1,12 @@
 """Resource-efficient 3D CNNs (3D ShuffleNetV1, MobileNetV2, SqueezeNet 1.1) of Köpüklü et al. 2019.
 
 Architectures from "Resource Efficient 3D Convolutional Neural Networks" (Köpüklü, Kose, Gunduz, Rigoll,
-ICCVW 2019, arXiv:1904.02422), the small networks of seed 004. Module and parameter names follow the
-authors' public code (github.com/okankop/Efficient-3DCNNs, ``models/``), except that its ``features``
-Sequential is called ``blocks`` here (``features`` is the VideoBackbone method). Every network starts with a 3x3x3 conv of
-stride (1,2,2) and halves time and space together at every later downsampling, so 16x112x112 clips end
-at 1x4x4. ``width`` is the paper's width multiplier, also usable to build tiny CPU variants.
+ICCVW 2019, arXiv:1904.02422), the small networks of seed 004. Modules, parameter names and outputs
+follow the authors' public code (github.com/okankop/Efficient-3DCNNs, ``models/``), except that its
+``features`` Sequential is called ``blocks`` here (``features`` is the VideoBackbone method). Every network
+starts with a 3x3x3 conv of stride (1,2,2) and halves time and space together at every later
+downsampling, so 16x112x112 clips end at 1x4x4. ``width`` is the paper's width multiplier, also usable
+to build tiny CPU variants.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ SQUEEZENET_STEM_CHANNELS = 64
 SQUEEZENET_FIRES = (((16, 64, 64), (16, 64, 64)), ((32, 128, 128), (32, 128, 128)),
                     ((48, 192, 192), (48, 192, 192)), ((64, 256, 256), (64, 256, 256)))
 
-# 16-frame 112x112 clips: Köpüklü et al. 2019, Sec. 4 (training details), and seed 004, Sec. 3.
+# 16-frame 112x112 clips: Köpüklü et al. 2019 train on them; seed 004 uses 16 frames ("Clip length")
+# at 112x112 (its Table 6 comparison).
 EFFICIENT_DEFAULT_INPUT = (16, 112)
 
 
@@ -73,7 +75,10 @@ def _check_num_classes(num_classes: int) -> None:
 
 
 def _check_depth(depth: Sequence[int], length: int) -> None:
-    if len(depth) != length or not all(isinstance(blocks, int) and blocks >= 1 for blocks in depth):
+    if (
+        not isinstance(depth, Sequence) or len(depth) != length
+        or not all(isinstance(blocks, int) and not isinstance(blocks, bool) and blocks >= 1 for blocks in depth)
+    ):
         raise VsslError(f"backbone option depth={depth!r} must be {length} positive ints (blocks per stage)")
 
 
@@ -157,7 +162,7 @@ class ShuffleBottleneck(nn.Module):
 
 
 class ShuffleNetV13D(EfficientBackbone):
-    """3D ShuffleNetV1 (Köpüklü et al. 2019, Fig. 1a): stem conv + max-pool, three stages of bottlenecks."""
+    """3D ShuffleNetV1: stem conv + max-pool, three stages of bottlenecks (the first of each strides by 2)."""
 
     tap_names = ("stem", "layer1", "layer2", "layer3", "pool")
 
@@ -170,10 +175,11 @@ class ShuffleNetV13D(EfficientBackbone):
         for index, (out_planes, blocks) in enumerate(zip(channels[1:], depth), start=1):
             stage = []
             for block in range(blocks):
-                # Efficient-3DCNNs leaves the first 1x1x1 conv ungrouped when it sees the 24 stem channels
-                # of width 1.0 (Zhang et al. 2018, Sec. 3.3); at other widths it is grouped.
+                # Zhang et al. 2018 (Sec. 3.3) leave the first 1x1x1 conv ungrouped on the 24 stem channels;
+                # Efficient-3DCNNs tests for exactly 24 inputs, so at widths other than 1.0 it is grouped.
                 first_conv_groups = 1 if in_planes == SHUFFLENET_CHANNELS[groups][0] else groups
-                stage.append(ShuffleBottleneck(in_planes, out_planes, 2 if block == 0 else 1, groups, first_conv_groups))
+                stride = 2 if block == 0 else 1
+                stage.append(ShuffleBottleneck(in_planes, out_planes, stride, groups, first_conv_groups))
                 in_planes = out_planes
             setattr(self, f"layer{index}", nn.Sequential(*stage))
         self.feature_dim = channels[-1]
@@ -240,9 +246,8 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_res_connect else self.conv(x)
 
 
-
 class MobileNetV23D(EfficientBackbone):
-    """3D MobileNetV2 (Köpüklü et al. 2019, Fig. 1c): stem conv, 17 inverted residuals, 1x1x1 conv to 1280."""
+    """3D MobileNetV2: stem conv, 17 inverted residuals, 1x1x1 conv to 1280 channels."""
 
     tap_names = ("stem", "layer1", "layer2", "layer3", "layer4", "conv_last", "pool")
 
@@ -267,7 +272,6 @@ class MobileNetV23D(EfficientBackbone):
         self.blocks = nn.Sequential(*blocks)
         self.classifier = linear_classifier(self.feature_dim, num_classes)
         _init_mobilenet_v2(self)
-
 
 
 def _init_mobilenet_v2(model: nn.Module) -> None:
@@ -307,7 +311,7 @@ class Fire(nn.Module):
 
 
 class SqueezeNet3D(EfficientBackbone):
-    """3D SqueezeNet 1.1 with bypass (Köpüklü et al. 2019): stem conv + max-pool, four stages of two Fires.
+    """3D SqueezeNet 1.1 with bypass: stem conv + max-pool, then four stages of two Fires.
 
     The classifier is SqueezeNet's: dropout 0.5, 1x1x1 conv to the classes, ReLU, then global averaging.
     """

@@ -39,13 +39,9 @@ MIXED_5 = OrderedDict(
     mixed_5c=(384, 192, 384, 48, 128, 128),
 )
 STEM_CHANNELS = (64, 64, 192)  # Conv_1a, Conv_2b, Conv_2c
-# Conv_1a is 7x7^2 in I3D (Carreira & Zisserman 2017 Fig. 3).
-I3D_FIRST_TEMPORAL_KERNEL = 7
 # Carreira & Zisserman 2017, implementation details: trained on 64-frame snippets with 224x224 crops.
 CLIP_64X224 = (64, 224)
 
-# An int (same along T, H, W) or a (T, H, W) triple, as nn.Conv3d takes them.
-Size3D = int | tuple[int, int, int]
 # Output channels of a Mixed block: branch0, branch1 (1x1, 3x3), branch2 (1x1, 3x3), branch3.
 MixedChannels = tuple[int, int, int, int, int, int]
 # (in_channels, out_channels, kernel, stride, padding) -> conv + BN + ReLU module(s)
@@ -54,10 +50,8 @@ SpatiotemporalConv = Callable[[int, int, int, int, int], nn.Module]
 GatingBuilder = Callable[[int], nn.Module] | None
 
 
-def conv_bn_relu(
-    in_channels: int, out_channels: int, kernel: Size3D, stride: Size3D = 1, padding: Size3D = 0
-) -> nn.Sequential:
-    """Full 3D conv (no bias), BN, ReLU (I3D's Unit3D)."""
+def conv_bn_relu(in_channels: int, out_channels: int, kernel: int, stride: int = 1, padding: int = 0) -> nn.Sequential:
+    """Full k^3 conv (no bias), BN, ReLU (I3D's Unit3D)."""
     return nn.Sequential(
         nn.Conv3d(in_channels, out_channels, kernel_size=kernel, stride=stride, padding=padding, bias=False),
         nn.BatchNorm3d(out_channels),
@@ -112,8 +106,8 @@ def mixed_stage(
 class InceptionV1Video(ClassifiableBackbone):
     """Inception-v1 video network.
 
-    Conv_1a is always a full conv, (``first_temporal_kernel`` x 7 x 7) with stride 2; ``spatiotemporal_conv``
-    builds Conv_2c and the 3^3 convs of the Mixed branches; ``gating`` (if given) follows Conv_2c and every branch.
+    ``spatiotemporal_conv`` builds the 7^3 stride-2 Conv_1a, Conv_2c and the 3^3 convs of the Mixed branches;
+    ``gating`` (if given) follows every branch of every Mixed block.
     """
 
     tap_names = ("stem", "mixed_3", "mixed_4", "mixed_5", "pool")
@@ -125,22 +119,18 @@ class InceptionV1Video(ClassifiableBackbone):
         width: float = 1.0,
         num_classes: int = 0,
         default_input: tuple[int, int] = CLIP_64X224,
-        first_temporal_kernel: int = I3D_FIRST_TEMPORAL_KERNEL,
     ) -> None:
         super().__init__()
         check_width_and_classes(width, num_classes)
         self.default_input = default_input
         conv_1a, conv_2b, conv_2c = (scale_channels(channels, width) for channels in STEM_CHANNELS)
-        stem = OrderedDict(
-            conv_1a=conv_bn_relu(3, conv_1a, (first_temporal_kernel, 7, 7), 2, (first_temporal_kernel // 2, 3, 3)),
+        self.stem = nn.Sequential(OrderedDict(
+            conv_1a=spatiotemporal_conv(3, conv_1a, 7, 2, 3),
             maxpool_2a=nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
             conv_2b=conv_bn_relu(conv_1a, conv_2b, 1),
             conv_2c=spatiotemporal_conv(conv_2b, conv_2c, 3, 1, 1),
-        )
-        if gating is not None:
-            stem["gating_2c"] = gating(conv_2c)
-        stem["maxpool_3a"] = nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
-        self.stem = nn.Sequential(stem)
+            maxpool_3a=nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+        ))
         block_options = (spatiotemporal_conv, gating, width)
         self.mixed_3, in_channels = mixed_stage(conv_2c, MIXED_3, *block_options)
         maxpool_4a = ("maxpool_4a", nn.MaxPool3d(kernel_size=3, stride=2, padding=1))

@@ -31,9 +31,10 @@ RESNET18_DEPTH = (2, 2, 2, 2)
 RESNET34_DEPTH = (3, 4, 6, 3)
 RESNET50_DEPTH = (3, 4, 6, 3)
 RESNET101_DEPTH = (3, 4, 23, 3)
-# VCOP (Xu et al. 2019) R3D / R(2+1)D: layer_sizes (1, 1, 1, 1), one residual block per stage (seed 002 §3).
+# VCOP (Xu et al. 2019) R3D / R(2+1)D: layer_sizes (1, 1, 1, 1), one residual block per stage (seed 002 Ch. 4:
+# R3D-18 "contains four basic residual block[s]"; video-pace builds R3DNet((1, 1, 1, 1))).
 LIGHT_DEPTH = (1, 1, 1, 1)
-# torchvision's R2Plus1dStem (and VCOP's first conv): 45 midplanes between the (1,7,7) and (3,1,1) convs.
+# torchvision's R2Plus1dStem: 45 midplanes between the (1,7,7) and (3,1,1) convs (VCOP computes 83 instead).
 R2PLUS1D_STEM_MIDPLANES = 45
 # 16-frame 112x112 clips, as torchvision's Kinetics-400 weights, Tran et al. 2018 and VCOP use.
 CLIP_16X112 = (16, 112)
@@ -42,7 +43,8 @@ CLIP_8X224 = (8, 224)
 # Slow pathway temporal kernels per stage (res2..res5; seed 001 Table 17: non-degenerate only in res4/res5) and
 # how many leading blocks of each stage get them (PySlowFast RESNET.NUM_BLOCK_TEMP_KERNEL default [3, 4, 6, 3]).
 # The block limit only matters for R-101, whose res4 has 23 blocks: only its first 6 are temporal, which is what
-# reproduces seed 001 Table 5's 51.4M (all 23 temporal would give 60.4M).
+# reproduces seed 001 Table 5's 51.4M (all 23 temporal would give 60.4M) and its 93.3 GFLOPs (MACs; that row
+# matches a 256^2 input, the R-50 and R-18 rows 224^2).
 SLOW_TEMPORAL_KERNELS = (1, 1, 3, 3)
 SLOW_TEMPORAL_BLOCKS = (3, 4, 6, 3)
 BOTTLENECK_EXPANSION = 4
@@ -195,8 +197,9 @@ class BasicBlock(nn.Module):
         midplanes_per_conv: bool = False,
     ) -> None:
         super().__init__()
-        # torchvision sizes both convs' midplanes from (in_planes, planes); VCOP sizes each conv from its own
-        # channels (``midplanes_per_conv``), which gives conv2 of a widening block more midplanes.
+        # torchvision's r2plus1d_18 sizes both convs' midplanes from (in_planes, planes); the Caffe2 original
+        # (IG-65M weights) and VCOP size each conv from its own channels (``midplanes_per_conv``), which gives
+        # conv2 of a widening block more midplanes.
         midplanes = r2plus1d_midplanes(in_planes, planes)
         conv2_midplanes = r2plus1d_midplanes(planes, planes) if midplanes_per_conv else midplanes
         self.conv1 = nn.Sequential(
@@ -323,11 +326,11 @@ def slow_stem(width: float) -> nn.Sequential:
 BlockBuilder = Callable[[int, int, int, int, int], nn.Module]
 
 
-def tran_blocks(conv_builders: Sequence[ConvBuilder]) -> BlockBuilder:
+def tran_blocks(conv_builders: Sequence[ConvBuilder], midplanes_per_conv: bool = False) -> BlockBuilder:
     """Blocks of torchvision's VideoResNet: a BasicBlock with the stage's conv builder."""
 
     def build(stage: int, index: int, in_planes: int, planes: int, stride: int) -> nn.Module:
-        return BasicBlock(in_planes, planes, conv_builders[stage], stride)
+        return BasicBlock(in_planes, planes, conv_builders[stage], stride, midplanes_per_conv=midplanes_per_conv)
 
     return build
 
@@ -335,8 +338,6 @@ def tran_blocks(conv_builders: Sequence[ConvBuilder]) -> BlockBuilder:
 def vcop_r2plus1d_blocks(stage: int, index: int, in_planes: int, planes: int, stride: int) -> nn.Module:
     """VCOP's R(2+1)D block: midplanes sized per conv, projection shortcut factorised as well."""
     return BasicBlock(in_planes, planes, Conv2Plus1D, stride, factorised_pointwise_shortcut, midplanes_per_conv=True)
-
-    return build
 
 
 def slow_temporal_kernel(stage: int, index: int) -> int:
@@ -427,14 +428,19 @@ def r2plus1d_18(width: float = 1.0, depth: Sequence[int] = RESNET18_DEPTH, num_c
 
 @register_backbone("r3d_34")
 def r3d_34(width: float = 1.0, depth: Sequence[int] = RESNET34_DEPTH, num_classes: int = 0) -> VideoResNet:
-    """R3D-34: R3D with 3-4-6-3 basic blocks, torchvision layout (Tran et al. 2018 Table 2)."""
+    """R3D-34: R3D with 3-4-6-3 basic blocks (Tran et al. 2018), torchvision layout."""
     return VideoResNet(basic_stem, tran_blocks(R3D_CONVS), width, depth, num_classes)
 
 
 @register_backbone("r2plus1d_34")
 def r2plus1d_34(width: float = 1.0, depth: Sequence[int] = RESNET34_DEPTH, num_classes: int = 0) -> VideoResNet:
-    """R(2+1)D-34: R(2+1)D with 3-4-6-3 basic blocks, torchvision layout (stem with 45 midplanes)."""
-    return VideoResNet(r2plus1d_stem, tran_blocks(R2PLUS1D_CONVS), width, depth, num_classes)
+    """R(2+1)D-34 as the IG-65M weights (Ghadiyaram et al. 2019; moabitcoin/ig65m-pytorch) define it.
+
+    torchvision layout and key names, 3-4-6-3 blocks, but midplanes sized per conv as in the original Caffe2
+    model (conv2 of the first block of layers 2-4 gets 288 / 576 / 1152, where r2plus1d_18 reuses conv1's).
+    """
+    return VideoResNet(r2plus1d_stem, tran_blocks(R2PLUS1D_CONVS, midplanes_per_conv=True), width, depth,
+                       num_classes)
 
 
 @register_backbone("r3d_light")

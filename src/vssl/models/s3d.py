@@ -1,13 +1,14 @@
 """S3D-G (Xie et al. 2018): Inception-v1 video network with separable 3D convs and feature gating.
 
 Xie et al. 2018, "Rethinking Spatiotemporal Feature Learning: Speed-Accuracy Trade-offs in Video
-Classification" (arXiv:1712.04851). Layout of the reference TF-slim s3dg.py (defaults) as ported to PyTorch by
-MIL-NCE (Miech et al. 2020) and used by seed 002's code (github.com/laura-wang/video-pace, models/s3d_g.py):
-Conv_1a is a full 3x7^2 conv with stride 2; Conv_2c and every 3^3 branch conv become a (1,3,3) spatial conv +
-BN + ReLU and a (3,1,1) temporal conv + BN + ReLU; Conv_2c and every Mixed-block branch are gated by
-sigmoid(Linear(spatiotemporal mean)). PyTorch conventions as in that port: BN with scale, gating Linear with
-bias (TF-slim has neither, and its temporal convs have a bias instead of BN). Seed 001 Table 5 counts S3D-G
-as 9.1M. CoCLR's port instead makes Conv_1a separable 7^3 and gates only the Mixed blocks (9,098,000).
+Classification" (arXiv:1712.04851), as ported to PyTorch by CoCLR (Han et al. 2020, backbone/s3dg.py, from
+qijiezhao's S3DG_Pytorch): every k^3 conv, the 7^3 stride-2 Conv_1a included, becomes a (1,k,k) spatial conv +
+BN + ReLU and a (k,1,1) temporal conv + BN + ReLU, and every branch of every Mixed block is gated by
+sigmoid(Linear(spatiotemporal mean)). This variant reproduces both of seed 001 Table 5's S3D-G figures: 9.1M
+parameters (9,098,000 without classifier) and 36.0 GMACs for a 32x224^2 clip.
+
+Other ports differ slightly: TF-slim's s3dg.py (and MIL-NCE's port, which seed 002's code uses) has a full
+3x7^2 Conv_1a and also gates Conv_2c (9,125,072 parameters in PyTorch convention, 32.1 GMACs at 32x224^2).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from vssl.models.registry import register_backbone
 
 # Seed 001 Table 5 (and CoCLR): S3D-G pre-trained on 32-frame clips (32 x 2) at 224x224.
 CLIP_32X224 = (32, 224)
-# TF-slim s3dg.py first_temporal_kernel_size default (3x7x7 Conv_1a; 3 "gives better performance" than 7).
-S3DG_FIRST_TEMPORAL_KERNEL = 3
 
 
-def separable_conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1, padding: int = 0) -> nn.Sequential:
+def separable_conv(
+    in_channels: int, out_channels: int, kernel: int, stride: int = 1, padding: int = 0
+) -> nn.Sequential:
     """(1,k,k) conv with the spatial stride, BN, ReLU, then (k,1,1) conv with the temporal stride, BN, ReLU."""
     return nn.Sequential(
         nn.Conv3d(in_channels, out_channels, kernel_size=(1, kernel, kernel), stride=(1, stride, stride),
@@ -39,7 +40,7 @@ def separable_conv(in_channels: int, out_channels: int, kernel: int, stride: int
 
 
 class SelfGating(nn.Module):
-    """x * sigmoid(W mean_{t,h,w}(x) + b): channel gates from the clip's global context (Xie et al. 2018 §4.3)."""
+    """x * sigmoid(W mean_{t,h,w}(x) + b): channel gates from the clip's global context (Xie et al. 2018)."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -52,6 +53,6 @@ class SelfGating(nn.Module):
 
 @register_backbone("s3dg")
 def s3dg(width: float = 1.0, num_classes: int = 0) -> InceptionV1Video:
-    """S3D-G: separable 3D convs from Conv_2c on, self-gating after Conv_2c and on every Mixed-block branch."""
+    """S3D-G: every 3D conv separable, self-gating on every Mixed-block branch."""
     return InceptionV1Video(separable_conv, SelfGating, width=width, num_classes=num_classes,
-                            default_input=CLIP_32X224, first_temporal_kernel=S3DG_FIRST_TEMPORAL_KERNEL)
+                            default_input=CLIP_32X224)

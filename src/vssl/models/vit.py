@@ -54,7 +54,7 @@ def scaled_head_dim(width: float) -> int:
 
 def drop_path_rates(drop_path_rate: float, num_blocks: int) -> list[float]:
     """Stochastic depth rising linearly from 0 at the first block to ``drop_path_rate`` at the last."""
-    return torch.linspace(0, drop_path_rate, num_blocks).tolist()
+    return [drop_path_rate * index / max(num_blocks - 1, 1) for index in range(num_blocks)]
 
 
 class DropPath(nn.Module):

@@ -45,10 +45,10 @@ class PretrainDataConfig:
 class ModelConfig:
     backbone: str = "r3d_18"
     width: float = 1.0
-    depth: tuple[int, ...] = (2, 2, 2, 2)
+    depth: tuple[int, ...] | None = None  # blocks per stage; None = the backbone's own default
 
     def kwargs(self) -> dict:
-        return {"width": self.width, "depth": tuple(self.depth)}
+        return {"width": self.width} | ({} if self.depth is None else {"depth": tuple(self.depth)})
 
 
 @dataclass
