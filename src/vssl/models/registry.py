@@ -17,6 +17,9 @@ _BUILTIN_BACKBONE_MODULES = (
     "vssl.models.c3d",
     "vssl.models.i3d",
     "vssl.models.s3d",
+    "vssl.models.efficient3d",
+    "vssl.models.vit",
+    "vssl.models.swin3d",
 )
 
 
