@@ -48,3 +48,12 @@ def test_cosine_momentum_schedule():
     assert cosine_momentum(0.994, 50, 100) == pytest.approx(1 - 0.006 / 2)
     assert cosine_momentum(0.994, 100, 100) == pytest.approx(1.0)
     assert cosine_momentum(0.996, 25, 100) == pytest.approx(1 - 0.004 * (math.cos(math.pi / 4) + 1) / 2)
+
+
+def test_byol_loss_by_hand():
+    from vssl.methods.losses import byol_loss
+    prediction = torch.tensor([[3.0, 0.0]])  # normalised to [1, 0]
+    targets = torch.tensor([[[0.0, 2.0], [1.0, 1.0]]])  # cosines 0 and 1/√2
+    expected = ((2 - 0.0) + (2 - 2 / math.sqrt(2))) / 2
+    assert byol_loss(prediction, targets).item() == pytest.approx(expected, abs=1e-6)
+    assert byol_loss(prediction, prediction[:, None]).item() == pytest.approx(0.0, abs=1e-6)

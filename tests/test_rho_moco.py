@@ -65,3 +65,17 @@ def test_momentum_update_moves_key_encoder_toward_online():
     method.momentum_update(method.backbone, method.key_backbone, 0.9)
     assert torch.allclose(target, 0.9 * before + 0.1 * online)
     assert not target.requires_grad
+
+
+def test_shuffled_keys_keep_clip_order_and_use_separate_batch_statistics():
+    method = _method(rho=2)
+    clips = torch.randn(8, 3, 4, 32, 32)
+    method.eval()  # running statistics: grouping must not change anything, so the un-shuffling is checked
+    direct = F.normalize(method.key_head(method.key_backbone(clips)), dim=1)
+    assert torch.allclose(method.shuffled_keys(clips), direct, atol=1e-6)
+    method.train()  # batch statistics per group of 2 clips: differs from one batch of 8
+    torch.manual_seed(1)
+    grouped = method.shuffled_keys(clips)
+    with torch.no_grad():
+        one_batch = F.normalize(method.key_head(method.key_backbone(clips)), dim=1)
+    assert not torch.allclose(grouped, one_batch, atol=1e-3)

@@ -41,3 +41,15 @@ def cosine_momentum(base: float, step: int, total_steps: int) -> float:
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
     return F.normalize(x, dim=-1)
+
+
+def byol_loss(prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """BYOL regression loss with several targets (seed 001, Eq. 2, implemented ×2 as in BYOL).
+
+    prediction [N, d], targets [N, P, d] (momentum-encoder projections of the other clips of the same video):
+      L = mean_n mean_p (2 − 2·cos(prediction_n, target_np)), i.e. the MSE of the ℓ2-normalised vectors.
+    """
+    prediction = F.normalize(prediction, dim=-1)
+    targets = F.normalize(targets, dim=-1)
+    cosine = torch.einsum("nd,npd->np", prediction, targets)
+    return (2.0 - 2.0 * cosine).mean()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from vssl.errors import ConfigError
+from vssl.methods.rho_byol import RhoBYOL, RhoBYOLConfig
 from vssl.methods.rho_moco import RhoMoCo, RhoMoCoConfig
 
 METHODS = {
+    "rho_byol": (RhoBYOL, RhoBYOLConfig),
     "rho_moco": (RhoMoCo, RhoMoCoConfig),
 }
 

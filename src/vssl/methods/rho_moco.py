@@ -24,6 +24,7 @@ class RhoMoCoConfig:
     proj_layers: int = 3
     proj_batch_norm: bool = False
     multi_positive: str = "rows"  # "rows" = PySlowFast form (one InfoNCE row per positive); "sum" = Eq. 1
+    shuffle_bn_groups: int = 4  # keys: BN statistics over random groups of clips, never the query's batch (MoCo §3.3)
 
 
 class RhoMoCo(Method):
@@ -50,8 +51,7 @@ class RhoMoCo(Method):
         self.momentum_update(self.backbone, self.key_backbone, momentum)
         self.momentum_update(self.head, self.key_head, momentum)
         with torch.no_grad():
-            keys = F.normalize(self.key_head(self.key_backbone(views.flatten(0, 1))), dim=1)
-            keys = keys.view(batch, num_views, -1)
+            keys = self.shuffled_keys(views.flatten(0, 1)).view(batch, num_views, -1)
         negatives = self.queue.clone()
         total = views.new_zeros(())
         for query_index in range(num_views):  # sequential: peak memory of one clip (seed 001 §3)
@@ -64,6 +64,21 @@ class RhoMoCo(Method):
         self._pending_keys = keys.flatten(0, 1)
         self.log("train/momentum", momentum, on_step=True, on_epoch=False, batch_size=batch)
         return total
+
+    @torch.no_grad()
+    def shuffled_keys(self, clips: torch.Tensor) -> torch.Tensor:
+        """Key embeddings with shuffling BN (MoCo, He et al. 2020 §3.3) emulated in one process.
+
+        Clips are permuted and split into ``shuffle_bn_groups`` groups whose BN statistics are computed
+        separately, so a key's batch statistics do not come from the batch its query was normalised with;
+        otherwise the model can tell positives from the queue's negatives by batch statistics alone.
+        """
+        order = torch.randperm(clips.shape[0], device=clips.device)
+        groups = min(self.config.shuffle_bn_groups, clips.shape[0] // 2) or 1
+        embedded = torch.cat([self.key_head(self.key_backbone(chunk)) for chunk in clips[order].chunk(groups)])
+        keys = torch.empty_like(embedded)
+        keys[order] = embedded
+        return F.normalize(keys, dim=1)
 
     @torch.no_grad()
     def after_step(self, views: torch.Tensor) -> None:

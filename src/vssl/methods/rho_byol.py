@@ -1,0 +1,51 @@
+"""ρBYOL (seed 001): predict the momentum encoder's projection of the other ρ−1 clips of the same video."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from vssl.methods.base import Method
+from vssl.methods.losses import byol_loss, cosine_momentum
+from vssl.models.heads import mlp_head
+
+
+@dataclass
+class RhoBYOLConfig:
+    rho: int = 2  # clips per video; seed 001 ablations use ρ = 2 (Table 2)
+    max_distance_s: float | None = None  # t_max between positives in seconds (seed 001 Table 4); None = global
+    momentum: float = 0.996  # m_base, cosine-annealed to 1 (seed 001 §B.1)
+    proj_dim: int = 256  # seed 001 §B.1
+    proj_hidden: int = 4096  # seed 001 Table 16: 2-layer projection and predictor MLPs, hidden 4096, with BN
+    proj_layers: int = 2
+    pred_hidden: int = 4096
+    pred_layers: int = 2
+
+
+class RhoBYOL(Method):
+    """Every clip is once the query; its prediction regresses the targets of the other clips of its video."""
+
+    def __init__(self, backbone, config: RhoBYOLConfig, optim, steps_per_epoch, total_steps):
+        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+        self.head = mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, config.proj_layers, True)
+        self.predictor = mlp_head(config.proj_dim, config.pred_hidden, config.proj_dim, config.pred_layers, True)
+        self.target_backbone = self.momentum_copy(self.backbone)
+        self.target_head = self.momentum_copy(self.head)
+
+    def train_views(self, views: torch.Tensor) -> torch.Tensor:
+        batch, num_views = views.shape[:2]
+        momentum = cosine_momentum(self.config.momentum, self.global_step, self.total_steps)
+        self.momentum_update(self.backbone, self.target_backbone, momentum)
+        self.momentum_update(self.head, self.target_head, momentum)
+        with torch.no_grad():
+            targets = self.target_head(self.target_backbone(views.flatten(0, 1))).view(batch, num_views, -1)
+        total = views.new_zeros(())
+        for query_index in range(num_views):  # sequential: peak memory of one clip (seed 001 §3)
+            prediction = self.predictor(self.head(self.backbone(views[:, query_index])))
+            others = [j for j in range(num_views) if j != query_index]
+            loss = byol_loss(prediction, targets[:, others]) / num_views
+            self.manual_backward(loss)
+            total = total + loss.detach()
+        self.log("train/momentum", momentum, on_step=True, on_epoch=False, batch_size=batch)
+        return total
