@@ -57,3 +57,17 @@ def test_byol_loss_by_hand():
     expected = ((2 - 0.0) + (2 - 2 / math.sqrt(2))) / 2
     assert byol_loss(prediction, targets).item() == pytest.approx(expected, abs=1e-6)
     assert byol_loss(prediction, prediction[:, None]).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_simclr_loss_by_hand():
+    from vssl.methods.rho_simclr import simclr_loss
+    # video 0: a=[1,0], b=[0.6,0.8]; video 1: c=[0,1], d=[-1,0]; temperature 1
+    embeddings = torch.tensor([[[1.0, 0.0], [0.6, 0.8]], [[0.0, 1.0], [-1.0, 0.0]]])
+    e = math.exp
+    per_query = [
+        -math.log(e(0.6) / (e(0.6) + e(0.0) + e(-1.0))),  # a: positive b; negatives c, d
+        -math.log(e(0.0) / (e(0.0) + e(0.0) + e(0.8))),  # c: positive d; negatives a, b
+        -math.log(e(0.6) / (e(0.6) + e(0.8) + e(-0.6))),  # b: positive a; negatives c, d
+        -math.log(e(0.0) / (e(0.0) + e(-1.0) + e(-0.6))),  # d: positive c; negatives a, b
+    ]
+    assert simclr_loss(embeddings, 1.0).item() == pytest.approx(sum(per_query) / 4, abs=1e-6)

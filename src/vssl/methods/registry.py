@@ -5,10 +5,12 @@ from __future__ import annotations
 from vssl.errors import ConfigError
 from vssl.methods.rho_byol import RhoBYOL, RhoBYOLConfig
 from vssl.methods.rho_moco import RhoMoCo, RhoMoCoConfig
+from vssl.methods.rho_simclr import RhoSimCLR, RhoSimCLRConfig
 
 METHODS = {
     "rho_byol": (RhoBYOL, RhoBYOLConfig),
     "rho_moco": (RhoMoCo, RhoMoCoConfig),
+    "rho_simclr": (RhoSimCLR, RhoSimCLRConfig),
 }
 
 

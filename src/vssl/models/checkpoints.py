@@ -299,9 +299,9 @@ class KeyMatch:
     loadable: dict[str, torch.Tensor]  # our key -> tensor of the right shape
     report: LoadReport
 
-    def score(self) -> tuple[int, int]:
-        """Tensors loaded, then fewer shape mismatches: higher is better."""
-        return len(self.loadable), -len(self.report.mismatched)
+    def score(self) -> tuple[int, int, int]:
+        """Tensors loaded, then fewer shape mismatches, then fewer unexpected keys: higher is better."""
+        return len(self.loadable), -len(self.report.mismatched), -len(self.report.unexpected)
 
 
 def match_keys(tensors: dict[str, torch.Tensor], target: dict[str, torch.Tensor], prefix: str, layout: KeyLayout,
@@ -331,7 +331,10 @@ def match_keys(tensors: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
 
 
 def best_key_match(tensors: dict[str, torch.Tensor], backbone: nn.Module) -> KeyMatch:
-    """The (prefix, layout) pair that loads the most tensors; ties go to the shorter prefix, then earlier layout."""
+    """The (prefix, layout) pair that loads the most tensors (see ``KeyMatch.score``).
+
+    Remaining ties go to the shorter prefix, then the earlier layout.
+    """
     target = backbone.state_dict()
     head = classifier_prefix(backbone)
     candidates = [match_keys(tensors, target, prefix, layout, head)

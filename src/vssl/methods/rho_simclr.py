@@ -1,0 +1,54 @@
+"""ρSimCLR (seed 001): the other clips of a video are positives; all clips of the other videos are negatives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from vssl.methods.base import Method
+from vssl.methods.losses import info_nce
+from vssl.models.heads import mlp_head
+
+
+@dataclass
+class RhoSimCLRConfig:
+    rho: int = 2  # clips per video; seed 001 ablations use ρ = 2 (Table 2)
+    max_distance_s: float | None = None  # t_max between positives in seconds (seed 001 Table 4); None = global
+    temperature: float = 0.1  # seed 001 §B.1
+    proj_dim: int = 128  # seed 001 §B.1
+    proj_hidden: int = 2048  # seed 001 Table 16: 3-layer MLP, hidden 2048, with BN
+    proj_layers: int = 3
+    multi_positive: str = "sum"  # Eq. 1 sums the positives in the numerator; "rows" = one row per positive
+
+
+class RhoSimCLR(Method):
+    """All ρ·B clips are embedded in parallel (memory grows with ρ, seed 001 §3); each is once the query."""
+
+    def __init__(self, backbone, config: RhoSimCLRConfig, optim, steps_per_epoch, total_steps):
+        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+        self.head = mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, config.proj_layers, True)
+
+    def train_views(self, views: torch.Tensor) -> torch.Tensor:
+        batch, num_views = views.shape[:2]
+        embeddings = F.normalize(self.head(self.backbone(views.flatten(0, 1))), dim=1).view(batch, num_views, -1)
+        loss = simclr_loss(embeddings, self.config.temperature, self.config.multi_positive)
+        self.manual_backward(loss)
+        return loss.detach()
+
+
+def simclr_loss(embeddings: torch.Tensor, temperature: float, multi_positive: str = "sum") -> torch.Tensor:
+    """Mean over all B·V clips of InfoNCE with the clip's V−1 sibling clips as positives and the (B−1)·V clips
+    of the other videos as negatives. ``embeddings`` [B, V, d], L2-normalised."""
+    batch, num_views, dim = embeddings.shape
+    losses = []
+    for query_index in range(num_views):
+        others = [j for j in range(num_views) if j != query_index]
+        everything = embeddings.reshape(batch * num_views, dim)
+        video_of = torch.arange(batch, device=embeddings.device).repeat_interleave(num_views)
+        other_videos = video_of[None, :] != torch.arange(batch, device=embeddings.device)[:, None]  # [B, B·V]
+        negatives = everything[None].expand(batch, -1, -1)[other_videos].view(batch, (batch - 1) * num_views, dim)
+        losses.append(info_nce(embeddings[:, query_index], embeddings[:, others], negatives, temperature,
+                               multi_positive))
+    return torch.stack(losses).mean()
