@@ -37,7 +37,7 @@ def test_pretrain_resume_and_evaluate(micro_manifest, tmp_path):
     encoder, name, kwargs, report = load_encoder(run / "encoder.pt")
     assert name == "r3d_18" and report.summary() == "all keys matched"
     resumed = read_checkpoint(run / "checkpoints" / "last.ckpt")
-    assert resumed["epoch"] == 2 and resumed["global_step"] == 8  # two completed epochs
+    assert resumed["epoch"] == 1 and resumed["global_step"] == 8  # written at the end of epoch index 1
     assert torch.equal(resumed["state_dict"]["backbone.stem.0.weight"], encoder.state_dict()["stem.0.weight"])
 
     store = tmp_path / "results.sqlite"

@@ -160,6 +160,7 @@ class SynthConfig:
     jitter_px: int = 1  # camera shake: whole-frame shift, uniform integer in [-jitter_px, jitter_px] per frame
     noise_std: float = 2.0  # Gaussian pixel noise, standard deviation on the 0-255 scale
     scene_cuts: int = 0  # background changes per video (evenly spaced "shot cuts"); the sprite and its motion persist
+    recolour_at_cuts: bool = False  # the sprite's colour also changes at each cut (its shape and motion do not)
     crf: int = 20  # libx264 constant rate factor (lower = higher quality)
     x264_preset: str = "veryfast"  # libx264 speed/size preset
 
@@ -303,14 +304,15 @@ def render_video(config: SynthConfig, motion: str, appearance: str, rng: np.rand
     size, jitter = config.size, config.jitter_px
     radius = rng.uniform(*config.sprite_radius) * size
     rotation = rng.uniform(0, 2 * math.pi)
-    colour = _sprite_colour(rng)
+    colours = [_sprite_colour(rng) for _ in range(config.scene_cuts + 1 if config.recolour_at_cuts else 1)]
     world = _sample_trajectory(config, motion, radius, rng)
     backgrounds = [_background(rng, size + 2 * jitter, size) for _ in range(config.scene_cuts + 1)]
     shifts = rng.integers(-jitter, jitter + 1, size=(config.num_frames, 2))  # camera offset (x, y) per frame
     centres = world - shifts
     frames = np.empty((config.num_frames, size, size, 3), dtype=np.float32)
     for t, (sx, sy) in enumerate(shifts):
-        background = backgrounds[t * len(backgrounds) // config.num_frames]
+        scene = t * (config.scene_cuts + 1) // config.num_frames
+        background, colour = backgrounds[scene], colours[scene if config.recolour_at_cuts else 0]
         frames[t] = background[jitter + sy: jitter + sy + size, jitter + sx: jitter + sx + size]
         _paint_sprite(frames[t], appearance, centres[t], radius, rotation, colour)
     if config.noise_std > 0:

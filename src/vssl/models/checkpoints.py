@@ -1,4 +1,4 @@
-"""Save and load encoders safely (weights-only ``torch.load`` or safetensors, never full pickle), importing foreign layouts.
+"""Encoder checkpoints: safe saving and loading (never full pickle) and import of other tools' weight layouts.
 
 ``load_pretrained(backbone, path)`` loads weights saved by other tools into one of our backbones: it finds the
 state dict inside the usual wrappers, strips wrapper prefixes (``module.``, ``encoder_q.``, ...), renames
@@ -195,10 +195,13 @@ def _refusal_message(path: Path) -> str:
 def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors of a ``.safetensors`` file, read without the safetensors package (the format is tiny)."""
     path = Path(path)
+    if not path.is_file():
+        raise VsslError(f"checkpoint not found: {path}")
     data = path.read_bytes()
     header_size = int.from_bytes(data[:SAFETENSORS_HEADER_SIZE_BYTES], "little")
     body_start = SAFETENSORS_HEADER_SIZE_BYTES + header_size
-    if len(data) < SAFETENSORS_HEADER_SIZE_BYTES or header_size > SAFETENSORS_MAX_HEADER_BYTES or body_start > len(data):
+    too_short = len(data) < SAFETENSORS_HEADER_SIZE_BYTES or body_start > len(data)
+    if too_short or header_size > SAFETENSORS_MAX_HEADER_BYTES:
         raise VsslError(f"{path}: not a safetensors file (header size {header_size} for a {len(data)}-byte file)")
     try:
         header = json.loads(data[SAFETENSORS_HEADER_SIZE_BYTES:body_start])
@@ -218,7 +221,7 @@ def _safetensors_tensor(path: Path, name: str, entry: object, body: memoryview) 
         shape = [int(size) for size in entry["shape"]]
         begin, end = (int(offset) for offset in entry["data_offsets"])
     except (TypeError, KeyError, ValueError) as e:
-        raise VsslError(f"{path}: safetensors entry {name!r} is malformed or has an unsupported dtype ({e!r})") from None
+        raise VsslError(f"{path}: safetensors entry {name!r} is malformed or of an unsupported dtype ({e!r})") from None
     expected_bytes = math.prod(shape) * dtype.itemsize
     if min(shape, default=0) < 0 or not 0 <= begin <= end <= len(body) or end - begin != expected_bytes:
         raise VsslError(f"{path}: safetensors entry {name!r} (shape {shape}, {entry['dtype']}) has data offsets "
@@ -353,10 +356,10 @@ def load_pretrained(backbone: nn.Module, path: str | Path, strict: bool = False)
     spec = _vssl_encoder_spec(payload)
     if spec is not None:
         name, _, tensors = spec
-        where = f"vssl {name} encoder"
+        where = f"of a vssl {name} encoder"
     else:
         tensors, trail = find_state_dict(payload, path)
-        where = f"'{trail}'" if trail else "top level"
+        where = f"in '{trail}'" if trail else "at top level"
     match = best_key_match(tensors, backbone)
     if not match.loadable:
         raise VsslError(
@@ -365,7 +368,7 @@ def load_pretrained(backbone: nn.Module, path: str | Path, strict: bool = False)
         )
     report = match.report
     prefix = f" under '{match.prefix}'" if match.prefix else ""
-    report.source = f"{path.name} ({match.layout.name} keys at {where}{prefix})"
+    report.source = f"{path.name} ({match.layout.name} keys {where}{prefix})"
     report.loaded = len(match.loadable)
     if strict and (report.missing or report.mismatched):
         raise VsslError(f"strict load refused: {report.summary()}")
