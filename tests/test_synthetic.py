@@ -268,3 +268,12 @@ def test_scene_cuts_change_the_background_at_even_intervals_and_keep_the_sprite(
     for t in range(1, 24):
         same = np.array_equal(video[t][far], video[t - 1][far])
         assert same == (segment_of_frame[t] == segment_of_frame[t - 1]), t
+
+
+def test_recolour_at_cuts_changes_the_sprite_colour_only_at_cuts():
+    config = SynthConfig(**{**vars(STEADY_CAMERA), "name": "recolour", "scene_cuts": 1, "recolour_at_cuts": True})
+    video, path = render_video(config, "vertical", "square", np.random.default_rng(4), return_trajectory=True)
+    centre_colour = [video[t, int(round(path[t, 1])), int(round(path[t, 0]))] for t in range(16)]
+    assert all(np.array_equal(centre_colour[t], centre_colour[0]) for t in range(8))  # first scene: frames 0-7
+    assert all(np.array_equal(centre_colour[t], centre_colour[8]) for t in range(8, 16))
+    assert not np.array_equal(centre_colour[0], centre_colour[8])

@@ -161,6 +161,7 @@ class SynthConfig:
     noise_std: float = 2.0  # Gaussian pixel noise, standard deviation on the 0-255 scale
     scene_cuts: int = 0  # background changes per video (evenly spaced "shot cuts"); the sprite and its motion persist
     recolour_at_cuts: bool = False  # the sprite's colour also changes at each cut (its shape and motion do not)
+    background_contrast: float = 1.0  # scales the texture's colour difference (1 = full, 0 = flat colour)
     crf: int = 20  # libx264 constant rate factor (lower = higher quality)
     x264_preset: str = "veryfast"  # libx264 speed/size preset
 
@@ -195,7 +196,7 @@ class SynthConfig:
             self._fail("crf", "must be in 0..51")
         if self.x264_preset not in X264_PRESETS:
             self._fail("x264_preset", f"must be one of {', '.join(X264_PRESETS)}")
-        for key in ("jitter_px", "noise_std", "start_margin", "scene_cuts"):
+        for key in ("jitter_px", "noise_std", "start_margin", "scene_cuts", "background_contrast"):
             if getattr(self, key) < 0:
                 self._fail(key, "must be >= 0")
         low, high = _free_area(self, self.sprite_radius[1] * self.size)
@@ -267,11 +268,13 @@ def _background_pattern(rng: np.random.Generator, size: int, full_size: int) -> 
     return np.clip(0.5 + 2.0 * np.sin(2 * math.pi * u / period) * np.sin(2 * math.pi * v / period), 0, 1)
 
 
-def _background(rng: np.random.Generator, size: int, full_size: int) -> np.ndarray:
-    """Textured RGB background [size, size, 3] in 0..1, blending two random muted colours."""
+def _background(rng: np.random.Generator, size: int, full_size: int, contrast: float = 1.0) -> np.ndarray:
+    """Textured RGB background [size, size, 3] in 0..1, blending two random muted colours.
+
+    ``contrast`` scales the difference between the two colours (1 = as drawn, 0 = flat)."""
     colours = rng.uniform(0.1, 0.7, size=(2, 3))
     pattern = _background_pattern(rng, size, full_size)[..., None]
-    return (colours[0] + pattern * (colours[1] - colours[0])).astype(np.float32)
+    return (colours[0] + contrast * pattern * (colours[1] - colours[0])).astype(np.float32)
 
 
 def _sprite_colour(rng: np.random.Generator) -> np.ndarray:
@@ -306,7 +309,8 @@ def render_video(config: SynthConfig, motion: str, appearance: str, rng: np.rand
     rotation = rng.uniform(0, 2 * math.pi)
     colours = [_sprite_colour(rng) for _ in range(config.scene_cuts + 1 if config.recolour_at_cuts else 1)]
     world = _sample_trajectory(config, motion, radius, rng)
-    backgrounds = [_background(rng, size + 2 * jitter, size) for _ in range(config.scene_cuts + 1)]
+    backgrounds = [_background(rng, size + 2 * jitter, size, config.background_contrast)
+                   for _ in range(config.scene_cuts + 1)]
     shifts = rng.integers(-jitter, jitter + 1, size=(config.num_frames, 2))  # camera offset (x, y) per frame
     centres = world - shifts
     frames = np.empty((config.num_frames, size, size, 3), dtype=np.float32)

@@ -18,6 +18,7 @@ from torch import nn
 
 from vssl.errors import VsslError
 from vssl.models.registry import VideoBackbone, register_backbone
+from vssl.models.resnet3d import initialize_weights
 
 Stage = Callable[[torch.Tensor], torch.Tensor]
 
@@ -275,16 +276,9 @@ class MobileNetV23D(EfficientBackbone):
 
 
 def _init_mobilenet_v2(model: nn.Module) -> None:
-    """Efficient-3DCNNs' MobileNetV2 init: N(0, 2/(k^3 * out_channels)) convs, unit BN, N(0, 0.01) linear."""
-    for module in model.modules():
-        if isinstance(module, nn.Conv3d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(module, nn.BatchNorm3d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, 0, 0.01)
-            nn.init.zeros_(module.bias)
+    """Efficient-3DCNNs' MobileNetV2 init, N(0, 2/(k^3 * out_channels)) convs (Kaiming fan-out), unit BN,
+    N(0, 0.01) linear: the same as torchvision's video ResNet init."""
+    initialize_weights(model)
 
 
 # ---------------------------------------------------------------- 3D SqueezeNet 1.1

@@ -20,7 +20,8 @@ from torch import nn
 
 from vssl.errors import VsslError
 from vssl.models.registry import VideoBackbone, register_backbone
-from vssl.models.vit import DropPath, Mlp, check_drop_path_rate, check_num_classes, check_width, drop_path_rates
+from vssl.models.vit import (DropPath, Mlp, check_drop_path_rate, check_num_classes, check_width, drop_path_rates,
+                             init_transformer_weights)
 
 Size3 = tuple[int, int, int]
 
@@ -247,16 +248,10 @@ class SwinTransformer3D(VideoBackbone):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """Video Swin init: truncated N(0, 0.02) linear weights and bias tables, unit LayerNorm; N(0, 0.01) head."""
+        """Video Swin init: the ViT init plus truncated N(0, 0.02) bias tables; N(0, 0.01) head."""
+        init_transformer_weights(self)
         for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, WindowAttention3D):
+            if isinstance(module, WindowAttention3D):
                 nn.init.trunc_normal_(module.relative_position_bias_table, std=0.02)
         if self.head is not None:
             nn.init.normal_(self.head.weight, std=0.01)  # mmaction I3DHead, init_std=0.01

@@ -167,6 +167,18 @@ def select_visible(tokens: torch.Tensor, visible_mask: torch.Tensor) -> torch.Te
     return tokens[visible_mask].reshape(batch, -1, dim)
 
 
+def init_transformer_weights(model: nn.Module) -> None:
+    """ViT / Swin init: truncated N(0, 0.02) linear weights, zero biases, unit LayerNorm."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
 class VideoViT(VideoBackbone):
     """VideoMAE's ViT: tubelet tokens + fixed positions, ``depth`` blocks, mean pooling then ``fc_norm``.
 
@@ -193,15 +205,8 @@ class VideoViT(VideoBackbone):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """VideoMAE fine-tuning init: truncated N(0, 0.02) linear weights, zero biases, unit LayerNorm."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        """VideoMAE fine-tuning init (see :func:`init_transformer_weights`)."""
+        init_transformer_weights(self)
         if self.head is not None:
             with torch.no_grad():
                 self.head.weight.mul_(HEAD_INIT_SCALE)
