@@ -15,7 +15,7 @@ def test_preset_plus_overrides():
     assert config.model.depth == (2, 2, 2, 2)
     assert config.optim.lr == 1.0 and isinstance(config.optim.lr, float)
     _, _, method = resolve_method(config)
-    assert method.rho == 3 and method.queue_size == 512  # override + preset value
+    assert method.rho == 3 and method.queue_size == 128  # override + preset value
     assert method.temperature == 0.1  # paper default (seed 001 §B.1)
 
 
