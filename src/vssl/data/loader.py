@@ -31,7 +31,7 @@ class VideoClipDataset(Dataset):
 
     def __init__(self, samples: list[Sample], index: VideoIndex, sampler, transform,
                  label_sets: list[str] | None = None, class_names: dict[str, list[str]] | None = None,
-                 repeat: int = 1, seed: int = 0):
+                 repeat: int = 1):
         self.unreadable = [s.path for s in samples if s.path not in index]
         self.samples = [s for s in samples if s.path in index]
         self.index = index
@@ -41,7 +41,6 @@ class VideoClipDataset(Dataset):
         self.class_to_idx = {name: {c: i for i, c in enumerate((class_names or {})[name])}
                              for name in self.label_sets}
         self.repeat = repeat
-        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.samples)
