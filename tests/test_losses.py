@@ -71,3 +71,30 @@ def test_simclr_loss_by_hand():
         -math.log(e(0.0) / (e(0.0) + e(-1.0) + e(-0.6))),  # d: positive c; negatives a, b
     ]
     assert simclr_loss(embeddings, 1.0).item() == pytest.approx(sum(per_query) / 4, abs=1e-6)
+
+
+def test_sinkhorn_codes_are_doubly_stochastic():
+    from vssl.methods.losses import sinkhorn_knopp
+    torch.manual_seed(0)
+    scores = 0.1 * torch.randn(12, 5)  # cosine-scale scores
+    codes = sinkhorn_knopp(scores, epsilon=0.05, iterations=50)
+    assert torch.allclose(codes.sum(dim=1), torch.ones(12), atol=1e-4)  # every sample: one unit
+    assert torch.allclose(codes.sum(dim=0), torch.full((5,), 12 / 5), atol=1e-4)  # every prototype: B/K
+    three = sinkhorn_knopp(scores)  # the paper's 3 iterations end on the sample normalisation
+    assert torch.allclose(three.sum(dim=1), torch.ones(12), atol=1e-5)
+    assert (three.sum(dim=0) - 12 / 5).abs().max() < 0.2  # near-balanced after 3 iterations
+
+
+def test_swav_loss_by_hand():
+    from vssl.methods.losses import sinkhorn_knopp, swav_loss
+    s, eps, alpha = 0.02, 0.05, 0.1
+    # code-clip scores [[s, -s], [-s, s]] are already balanced: Sinkhorn keeps their softmax at temperature ε
+    a = math.exp(s / eps) / (math.exp(s / eps) + math.exp(-s / eps))
+    code = torch.tensor([[s, -s], [-s, s]])
+    assert torch.allclose(sinkhorn_knopp(code, eps), torch.tensor([[a, 1 - a], [1 - a, a]]), atol=1e-6)
+    scores = torch.stack([code, code.flip(1)], dim=1)  # clip 1 prefers the other prototype
+    log_p0 = [math.log(math.exp(s / alpha) / (math.exp(s / alpha) + math.exp(-s / alpha))),
+              math.log(math.exp(-s / alpha) / (math.exp(s / alpha) + math.exp(-s / alpha)))]
+    # both directions: codes [a, 1-a] against log-probs of the flipped scores [log p(-s), log p(s)]
+    expected = -(a * log_p0[1] + (1 - a) * log_p0[0])
+    assert swav_loss(scores, alpha, eps).item() == pytest.approx(expected, abs=1e-5)

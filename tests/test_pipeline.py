@@ -89,3 +89,19 @@ def test_demo_writes_the_comparison_at_a_small_size(tmp_path):
     run_demo(tmp_path, epochs=1, progress=False, synthetic=MICRO, pretrain_overrides=pretrain_small,
              eval_overrides=eval_small)
     assert (tmp_path / "data" / "manifest.csv").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("method, extra", [
+    ("rho_byol", ["method.proj_hidden=32", "method.pred_hidden=32"]),
+    ("rho_simclr", ["method.proj_hidden=32"]),
+    ("rho_swav", ["method.proj_hidden=32", "method.num_prototypes=16", "optim.name=lars"]),
+])
+def test_every_method_trains_one_epoch(micro_manifest, tmp_path, method, extra):
+    overrides = [f"data.manifest={micro_manifest}", f"train.out_dir={tmp_path}", "train.epochs=1",
+                 "train.batch_size=4", "train.progress=false", f"method.name={method}", "method.rho=3",
+                 *SMALL_MODEL, *SMALL_CLIPS, *extra]
+    run = run_pretrain(load_config(PretrainConfig, None, "pretrain", overrides))
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["method"] == method and summary["steps"] == 4
+    assert summary["final_loss"] == summary["final_loss"]  # not NaN
+    assert load_encoder(run / "encoder.pt")[3].summary() == "all keys matched"

@@ -53,3 +53,36 @@ def byol_loss(prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     targets = F.normalize(targets, dim=-1)
     cosine = torch.einsum("nd,npd->np", prediction, targets)
     return (2.0 - 2.0 * cosine).mean()
+
+
+@torch.no_grad()
+def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3) -> torch.Tensor:
+    """Equipartitioned soft codes for a batch (SwAV; seed 001 §B.1: 3 iterations, ε = 0.05).
+
+    scores [B, K] (embedding · prototype). Q = exp(scores/ε) is alternately scaled so that every prototype
+    receives B/K of the mass and every sample 1; returns Q [B, K] whose rows sum to 1 and columns to B/K.
+    """
+    q = torch.exp((scores - scores.max()) / epsilon).t()  # [K, B]; the shift cancels in the normalisation
+    q /= q.sum()
+    num_prototypes, batch = q.shape
+    for _ in range(iterations):
+        q /= q.sum(dim=1, keepdim=True) * num_prototypes  # each prototype: total 1/K
+        q /= q.sum(dim=0, keepdim=True) * batch  # each sample: total 1/B
+    return (q * batch).t()
+
+
+def swav_loss(scores: torch.Tensor, temperature: float, epsilon: float = 0.05, iterations: int = 3) -> torch.Tensor:
+    """Swapped prediction over ρ clips (seed 001 Eq. 3, [code]: codes from clips 0 and 1, predicted from the others).
+
+    scores [B, V, K]; for each code clip c ∈ {0, 1} and every other clip j:
+      L_cj = −mean_b Σ_k SK(scores[:, c])_bk · log softmax(scores[:, j] / α)_bk ;  L = mean over (c, j).
+    """
+    num_views = scores.shape[1]
+    losses = []
+    for code_view in range(min(2, num_views)):
+        codes = sinkhorn_knopp(scores[:, code_view].detach(), epsilon, iterations)
+        for view in range(num_views):
+            if view != code_view:
+                log_probs = F.log_softmax(scores[:, view] / temperature, dim=1)
+                losses.append(-(codes * log_probs).sum(dim=1).mean())
+    return torch.stack(losses).mean()

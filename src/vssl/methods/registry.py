@@ -6,11 +6,13 @@ from vssl.errors import ConfigError
 from vssl.methods.rho_byol import RhoBYOL, RhoBYOLConfig
 from vssl.methods.rho_moco import RhoMoCo, RhoMoCoConfig
 from vssl.methods.rho_simclr import RhoSimCLR, RhoSimCLRConfig
+from vssl.methods.rho_swav import RhoSwAV, RhoSwAVConfig
 
 METHODS = {
     "rho_byol": (RhoBYOL, RhoBYOLConfig),
     "rho_moco": (RhoMoCo, RhoMoCoConfig),
     "rho_simclr": (RhoSimCLR, RhoSimCLRConfig),
+    "rho_swav": (RhoSwAV, RhoSwAVConfig),
 }
 
 

@@ -13,22 +13,57 @@ from vssl.errors import ConfigError
 
 @dataclass
 class OptimConfig:
-    name: str = "sgd"  # sgd | adam | adamw
+    name: str = "sgd"  # sgd | lars | adam | adamw (seed 001 §B.1: SGD for MoCo, SGD+LARS for the others)
     lr: float = 0.4  # seed 001 §B.1: ρMoCo base LR 0.4 (batch 512); tiny presets override
     weight_decay: float = 1e-4  # seed 001 §B.1: ρMoCo 1e-4
     momentum: float = 0.9  # seed 001 [code]: SGD momentum 0.9
     warmup_epochs: float = 35.0  # seed 001 [code]: 35 of 200 epochs, linear warm-up
     warmup_start_lr: float = 0.001  # seed 001 [code]: warm-up starts from LR 0.001
+    lars_trust: float = 0.001  # seed 001 §B.1: LARS trust coefficient
 
 
 def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
     if config.name == "sgd":
         return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.name == "lars":
+        return LARS(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
+                    trust=config.lars_trust)
     if config.name == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.name == "adamw":
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    raise ConfigError(f"optim.name: unknown optimiser '{config.name}' (valid: sgd, adam, adamw)")
+    raise ConfigError(f"optim.name: unknown optimiser '{config.name}' (valid: sgd, lars, adam, adamw)")
+
+
+class LARS(torch.optim.Optimizer):
+    """SGD with momentum and layer-wise adaptive rate scaling (You et al. 2017), as used by seed 001 §B.1.
+
+    For every weight tensor: g ← g + wd·w, then g ← g · trust·‖w‖/‖g‖; biases and norm parameters (1-D tensors)
+    get neither weight decay nor adaptation. Then v ← μ·v + g and w ← w − lr·v.
+    """
+
+    def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, trust: float = 0.001):
+        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "trust": trust})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None if closure is None else closure()
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                update = param.grad
+                if param.ndim > 1:
+                    update = update.add(param, alpha=group["weight_decay"])
+                    param_norm, update_norm = param.norm(), update.norm()
+                    if param_norm > 0 and update_norm > 0:
+                        update = update * (group["trust"] * param_norm / update_norm)
+                buffer = self.state[param].get("momentum_buffer")
+                if buffer is None:
+                    buffer = self.state[param]["momentum_buffer"] = torch.zeros_like(param)
+                buffer.mul_(group["momentum"]).add_(update)
+                param.add_(buffer, alpha=-group["lr"])
+        return loss
 
 
 def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int, start_factor: float) -> float:
