@@ -38,8 +38,9 @@ class RhoBYOL(Method):
         momentum = cosine_momentum(self.config.momentum, self.global_step, self.total_steps)
         self.momentum_update(self.backbone, self.target_backbone, momentum)
         self.momentum_update(self.head, self.target_head, momentum)
-        with torch.no_grad():
-            targets = self.target_head(self.target_backbone(views.flatten(0, 1))).view(batch, num_views, -1)
+        with torch.no_grad():  # one clip position at a time, so memory stays that of B clips whatever ρ is
+            targets = torch.stack([self.target_head(self.target_backbone(views[:, j])) for j in range(num_views)],
+                                  dim=1)
         total = views.new_zeros(())
         for query_index in range(num_views):  # sequential: peak memory of one clip (seed 001 §3)
             prediction = self.predictor(self.head(self.backbone(views[:, query_index])))
