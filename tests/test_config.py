@@ -47,3 +47,18 @@ def test_override_syntax_and_hash():
     a = load_config(EvalConfig, None, "eval", [])
     b = load_config(EvalConfig, None, "eval", ["seed=1"])
     assert config_hash(a) != config_hash(b) and config_hash(a) == config_hash(load_config(EvalConfig, None, "eval", []))
+
+
+def test_every_shipped_preset_loads():
+    from vssl.config import PRESET_DIR
+    from vssl.models.registry import list_backbones
+    pretrain = sorted(p.stem for p in (PRESET_DIR / "pretrain").glob("*.yaml"))
+    assert {"rho_moco", "rho_moco_tiny", "rho_byol", "rho_byol_aug_plus", "rho_simclr_tiny"} <= set(pretrain)
+    for name in pretrain:
+        config = load_config(PretrainConfig, name, "pretrain", [])
+        assert config.model.backbone in list_backbones(), name
+        resolve_method(config)
+    aug_plus = load_config(PretrainConfig, "rho_byol_aug_plus", "pretrain", [])
+    assert aug_plus.data.inception_crop and aug_plus.data.color_strength == 0.75  # seed 001 Tables 7-8
+    for name in (p.stem for p in (PRESET_DIR / "eval").glob("*.yaml")):
+        load_config(EvalConfig, name, "eval", [])

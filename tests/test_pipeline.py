@@ -105,3 +105,17 @@ def test_every_method_trains_one_epoch(micro_manifest, tmp_path, method, extra):
     assert summary["method"] == method and summary["steps"] == 4
     assert summary["final_loss"] == summary["final_loss"]  # not NaN
     assert load_encoder(run / "encoder.pt")[3].summary() == "all keys matched"
+
+
+def test_knn_monitor_logs_each_epoch_without_changing_training(micro_manifest, tmp_path):
+    plain = _pretrain(micro_manifest, tmp_path / "plain", epochs=2)
+    overrides = [f"data.manifest={micro_manifest}", f"train.out_dir={tmp_path / 'monitored'}", "train.epochs=2",
+                 "train.batch_size=4", "train.progress=false", "method.queue_size=32", "method.proj_hidden=32",
+                 "monitor.label=appearance", "monitor.k=3", *SMALL_MODEL, *SMALL_CLIPS]
+    monitored = run_pretrain(load_config(PretrainConfig, "rho_moco_tiny", "pretrain", overrides))
+    history = json.loads((monitored / "summary.json").read_text())["knn_monitor_top1"]
+    assert len(history) == 2 and all(0.0 <= h <= 100.0 and h * 16 / 100 == round(h * 16 / 100) for h in history)
+    metrics = (monitored / "logs" / "version_0" / "metrics.csv").read_text()
+    assert "monitor/knn_top1" in metrics.splitlines()[0]
+    a, b = read_checkpoint(plain / "encoder.pt"), read_checkpoint(monitored / "encoder.pt")
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])

@@ -24,6 +24,7 @@ from vssl.methods.registry import get_method
 from vssl.models.checkpoints import save_encoder
 from vssl.models.registry import build_backbone
 from vssl.runtime import quiet_lightning, share_cpu_with_workers
+from vssl.train.monitor import KnnMonitor, MonitorConfig
 from vssl.train.optim import OptimConfig
 
 
@@ -71,6 +72,7 @@ class PretrainConfig:
     method: dict = field(default_factory=lambda: {"name": "rho_moco"})
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
 
 def resolve_method(config: PretrainConfig):
@@ -90,6 +92,20 @@ class SaveVsslSpec(L.Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
         checkpoint["vssl"] = self.spec
+
+
+def build_monitor(config: PretrainConfig) -> KnnMonitor:
+    """kNN monitor on the manifest's labelled splits, with the pre-training clip shape and an eval crop."""
+    monitor, data = config.monitor, config.data
+    train = read_manifest(data.manifest, split=monitor.train_split)
+    test = read_manifest(data.manifest, split=monitor.test_split)
+    if not train or not test:
+        raise VsslError(f"{data.manifest}: monitor needs samples in splits '{monitor.train_split}' and "
+                        f"'{monitor.test_split}'")
+    index = build_index(train + test, cache=index_path_for(data.manifest), progress=False)
+    short_side = data.short_side[0] if isinstance(data.short_side, tuple) else data.short_side
+    return KnnMonitor(monitor, train, test, index, data.clip_len, data.stride, data.crop_size, short_side,
+                      config.train.batch_size, data.num_workers)
 
 
 def run_pretrain(config: PretrainConfig) -> Path:
@@ -132,6 +148,9 @@ def run_pretrain(config: PretrainConfig) -> Path:
     # keep the newest epoch checkpoint plus last.ckpt, written after every epoch (what `resume` continues from)
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_epochs=1, save_top_k=1)
     callbacks = [checkpoint, SaveVsslSpec(config.model)]
+    monitor = build_monitor(config) if config.monitor.label else None
+    if monitor is not None:
+        callbacks.append(monitor)
     if config.train.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, steps_per_epoch // 10)))
     trainer = L.Trainer(max_epochs=config.train.epochs, accelerator=config.train.accelerator,
@@ -146,6 +165,7 @@ def run_pretrain(config: PretrainConfig) -> Path:
     summary = {"method": method_name, "epochs": config.train.epochs, "steps": trainer.global_step,
                "videos": len(dataset), "unreadable_at_index": dataset.unreadable,
                "skipped_while_training": skipped,
+               "knn_monitor_top1": monitor.history if monitor is not None else [],
                "final_loss": float(trainer.callback_metrics.get("train/loss_epoch", math.nan))}
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2))

@@ -1,0 +1,62 @@
+"""Online kNN monitor: top-1 kNN accuracy of the encoder on a labelled split, logged during pre-training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightning as L
+import torch
+
+from vssl.data.index import VideoIndex
+from vssl.data.loader import VideoClipDataset
+from vssl.data.manifest import Sample, class_names
+from vssl.data.sampling import UniformClipSampler
+from vssl.data.transforms import build_eval_transform
+from vssl.evaluation.features import extract_clip_features, readable_rows
+from vssl.evaluation.knn import knn_scores
+from vssl.evaluation.metrics import topk_accuracy
+
+
+@dataclass
+class MonitorConfig:
+    label: str = ""  # label set to monitor; "" = no monitor
+    train_split: str = "train"
+    test_split: str = "test"
+    k: int = 20
+    num_clips: int = 1  # uniformly spaced clips per video (1 keeps the monitor cheap)
+    every_n_epochs: int = 1
+
+
+class KnnMonitor(L.Callback):
+    """Logs ``monitor/knn_top1`` every ``every_n_epochs`` epochs, from frozen features of the current encoder."""
+
+    def __init__(self, config: MonitorConfig, train: list[Sample], test: list[Sample], index: VideoIndex,
+                 clip_len: int, stride: int, crop_size: int, short_side: int, batch_size: int, num_workers: int):
+        classes = {config.label: class_names(train + test, config.label)}
+        sampler = UniformClipSampler(clip_len, stride, config.num_clips)
+        transform = build_eval_transform(crop_size, short_side)
+        self.train_set = VideoClipDataset(train, index, sampler, transform, [config.label], classes)
+        self.test_set = VideoClipDataset(test, index, sampler, transform, [config.label], classes)
+        self.num_classes = len(classes[config.label])
+        self.config = config
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.history: list[float] = []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if (trainer.current_epoch + 1) % self.config.every_n_epochs:
+            return
+        encoder = pl_module.encoder
+        with torch.random.fork_rng():  # the monitor must not change the training run's random stream
+            train, _ = extract_clip_features(encoder, self.train_set, self.batch_size, self.num_workers, False)
+            test, _ = extract_clip_features(encoder, self.test_set, self.batch_size, self.num_workers, False)
+        encoder.train()
+        train_ok, test_ok = readable_rows(train), readable_rows(test)
+        label = self.config.label
+        y_train = torch.as_tensor(self.train_set.labels(label))[train_ok]
+        y_test = torch.as_tensor(self.test_set.labels(label))[test_ok]
+        votes = knn_scores(train[train_ok].mean(dim=1), y_train, test[test_ok].mean(dim=1), self.num_classes,
+                           self.config.k)
+        accuracy = topk_accuracy(votes, y_test)
+        self.history.append(accuracy)
+        pl_module.log("monitor/knn_top1", accuracy, on_step=False, on_epoch=True, prog_bar=True)
