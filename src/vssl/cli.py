@@ -52,7 +52,7 @@ def cmd_data_check(args) -> None:
         print(format_table(["split", "label set", "classes", "min/class", "max/class"], rows))
     if index.errors:
         print(f"{len(index.errors)} unreadable file(s):")
-        for path, error in sorted(index.errors.items()):
+        for error in sorted(index.errors.values()):
             print(f"  {error}")
         sys.exit(1)
     print("all files readable")
