@@ -119,3 +119,35 @@ def test_knn_monitor_logs_each_epoch_without_changing_training(micro_manifest, t
     assert "monitor/knn_top1" in metrics.splitlines()[0]
     a, b = read_checkpoint(plain / "encoder.pt"), read_checkpoint(monitored / "encoder.pt")
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_bit_exactly(micro_manifest, tmp_path, monkeypatch):
+    """A 2-epoch run killed after epoch 0 and resumed ends exactly where an uninterrupted run ends: weights,
+    momentum encoder, queue, optimiser momentum and schedule position."""
+    from vssl.methods.rho_moco import RhoMoCo
+    straight = _pretrain(micro_manifest, tmp_path / "straight", epochs=2)
+
+    original = RhoMoCo.train_views
+
+    def crash_in_second_epoch(self, views):
+        if self.global_step == 4:  # first step of epoch 1 (4 steps per epoch)
+            raise RuntimeError("simulated crash")
+        return original(self, views)
+
+    monkeypatch.setattr(RhoMoCo, "train_views", crash_in_second_epoch)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _pretrain(micro_manifest, tmp_path / "resumed", epochs=2)
+    monkeypatch.setattr(RhoMoCo, "train_views", original)
+    assert read_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.ckpt")["global_step"] == 4
+    resumed = _pretrain(micro_manifest, tmp_path / "resumed", epochs=2, resume=True)
+    a = read_checkpoint(straight / "checkpoints" / "last.ckpt")
+    b = read_checkpoint(resumed / "checkpoints" / "last.ckpt")
+    assert a["global_step"] == b["global_step"] == 8
+    assert set(a["state_dict"]) == set(b["state_dict"])
+    different = [k for k in a["state_dict"] if not torch.equal(a["state_dict"][k], b["state_dict"][k])]
+    assert different == []  # all of backbone.*, head.*, key_backbone.*, key_head.*, queue, queue_pointer
+    momenta = [s["momentum_buffer"] for s in a["optimizer_states"][0]["state"].values()]
+    momenta_resumed = [s["momentum_buffer"] for s in b["optimizer_states"][0]["state"].values()]
+    assert all(torch.equal(x, y) for x, y in zip(momenta, momenta_resumed))
+    assert a["lr_schedulers"][0]["last_epoch"] == b["lr_schedulers"][0]["last_epoch"] == 8

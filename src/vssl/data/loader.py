@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from vssl.data.index import VideoIndex
 from vssl.data.manifest import Sample
@@ -31,7 +31,7 @@ class VideoClipDataset(Dataset):
 
     def __init__(self, samples: list[Sample], index: VideoIndex, sampler, transform,
                  label_sets: list[str] | None = None, class_names: dict[str, list[str]] | None = None,
-                 repeat: int = 1):
+                 repeat: int = 1, seed: int = 0):
         self.unreadable = [s.path for s in samples if s.path not in index]
         self.samples = [s for s in samples if s.path in index]
         self.index = index
@@ -41,6 +41,7 @@ class VideoClipDataset(Dataset):
         self.class_to_idx = {name: {c: i for i, c in enumerate((class_names or {})[name])}
                              for name in self.label_sets}
         self.repeat = repeat
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -48,12 +49,15 @@ class VideoClipDataset(Dataset):
     def labels(self, label_set: str) -> np.ndarray:
         return np.array([self.class_to_idx[label_set][s.labels[label_set]] for s in self.samples])
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        """``key`` is an index, or (epoch, index) from :class:`EpochShuffleSampler`."""
+        epoch, i = key if isinstance(key, tuple) else (0, key)
         sample = self.samples[i]
         info = self.index[sample.path]
         first, count = segment_frames(sample, info.fps, info.num_frames)
-        # Random state comes from torch's RNG, which Lightning/seed_everything seeds per worker and epoch.
-        draw = int(torch.randint(0, 2**62, (1,)).item())
+        # Every random draw of an item is a function of (seed, epoch, index): whichever worker decodes it, and
+        # whether or not the run was interrupted and resumed, the item gets the same clips and augmentations.
+        draw = int(np.random.SeedSequence([self.seed, epoch, i]).generate_state(1, np.uint64)[0] >> 1)
         rng = np.random.default_rng(draw)
         generator = torch.Generator().manual_seed(draw)
         clips_indices = self.sampler(count, info.fps, rng)
@@ -83,9 +87,33 @@ def collate_clips(items: list[dict]) -> dict:
             "index": torch.tensor([g["index"] for g in good]), "skipped": skipped}
 
 
+class EpochShuffleSampler(Sampler):
+    """A random order drawn from (seed, epoch), yielding (epoch, index) keys for :class:`VideoClipDataset`.
+
+    Lightning calls ``set_epoch`` at the start of every epoch (plain loops call it themselves), so a resumed
+    run sees exactly the order and augmentations an uninterrupted run would have seen.
+    """
+
+    def __init__(self, size: int, seed: int = 0):
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
+        generator = torch.Generator().manual_seed(seed)
+        return iter([(self.epoch, i) for i in torch.randperm(self.size, generator=generator).tolist()])
+
+    def __len__(self) -> int:
+        return self.size
+
+
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int, drop_last: bool = False,
                 seed: int = 0) -> DataLoader:
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
-                      collate_fn=collate_clips, drop_last=drop_last, persistent_workers=num_workers > 0,
-                      generator=generator)
+    """Shuffled loaders use :class:`EpochShuffleSampler` (call ``loader.sampler.set_epoch`` outside Lightning)."""
+    sampler = EpochShuffleSampler(len(dataset), seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                      collate_fn=collate_clips, drop_last=drop_last, persistent_workers=num_workers > 0)

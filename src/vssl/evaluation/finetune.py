@@ -38,10 +38,12 @@ def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoCli
     model = Classifier(encoder, encoder.feature_dim, num_classes, config.dropout)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(config.milestones), gamma=0.1)
-    train_loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=num_workers, drop_last=True)
+    train_loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=num_workers, drop_last=True,
+                               seed=train_set.seed)
     loss_fn = nn.CrossEntropyLoss()
     skipped: list[str] = []
-    for _ in tqdm(range(config.epochs), desc="fine-tune", unit="epoch", disable=not progress, leave=False):
+    for epoch in tqdm(range(config.epochs), desc="fine-tune", unit="epoch", disable=not progress, leave=False):
+        train_loader.sampler.set_epoch(epoch)
         model.train()
         for batch in train_loader:
             skipped.extend(batch["skipped"])

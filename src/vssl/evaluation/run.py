@@ -106,7 +106,7 @@ class EvalData:
         self.classes = {name: class_names(self.train + self.test, name) for name in config.labels}
         self.index = build_index(self.train + self.test, cache=index_path_for(config.manifest), progress=progress)
 
-    def clips(self, split: str, labels: list[str], training: bool = False) -> VideoClipDataset:
+    def clips(self, split: str, labels: list[str], training: bool = False, seed: int = 0) -> VideoClipDataset:
         c = self.config
         if training:  # fine-tuning: one random clip, random crop + flip, no colour augmentation
             sampler = RandomClipSampler(c.clip_len, c.stride)
@@ -115,7 +115,7 @@ class EvalData:
             sampler = UniformClipSampler(c.clip_len, c.stride, c.num_clips)
             transform = build_eval_transform(c.crop_size, c.short_side)
         samples = self.train if split == "train" else self.test
-        return VideoClipDataset(samples, self.index, sampler, transform, labels, self.classes)
+        return VideoClipDataset(samples, self.index, sampler, transform, labels, self.classes, seed=seed)
 
 
 def run_eval(protocols: list[str], config: EvalConfig) -> list[Result]:
@@ -168,7 +168,7 @@ def run_eval(protocols: list[str], config: EvalConfig) -> list[Result]:
             if "finetune" in protocols:
                 torch.manual_seed(seed)
                 encoder = build_encoder(config.encoder, seed)
-                train_set = data.clips("train", [label], training=True)
+                train_set = data.clips("train", [label], training=True, seed=seed)
                 test_set = data.clips("test", [label])
                 scores, s = finetune(encoder, train_set, test_set, num_classes, config.finetune,
                                      config.data.num_workers, config.progress)

@@ -73,7 +73,8 @@ class RhoMoCo(Method):
         separately, so a key's batch statistics do not come from the batch its query was normalised with;
         otherwise the model can tell positives from the queue's negatives by batch statistics alone.
         """
-        order = torch.randperm(clips.shape[0], device=clips.device)
+        generator = torch.Generator().manual_seed(self.global_step)  # a function of the step: resumable
+        order = torch.randperm(clips.shape[0], generator=generator).to(clips.device)
         groups = min(self.config.shuffle_bn_groups, clips.shape[0] // 2) or 1
         embedded = torch.cat([self.key_head(self.key_backbone(chunk)) for chunk in clips[order].chunk(groups)])
         keys = torch.empty_like(embedded)

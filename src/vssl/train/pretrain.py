@@ -134,7 +134,8 @@ def run_pretrain(config: PretrainConfig) -> Path:
     transform = build_train_transform(config.data.crop_size, config.data.short_side,
                                       strength=config.data.color_strength, flip=config.data.flip,
                                       inception_crop=config.data.inception_crop)
-    dataset = VideoClipDataset(samples, index, sampler, transform, repeat=2 if rho == 1 else 1)
+    dataset = VideoClipDataset(samples, index, sampler, transform, repeat=2 if rho == 1 else 1,
+                               seed=config.train.seed)
     if len(dataset) < config.train.batch_size:
         raise VsslError(f"{config.data.manifest}: only {len(dataset)} readable videos in split "
                         f"'{config.data.split}', fewer than train.batch_size={config.train.batch_size}")
