@@ -8,12 +8,21 @@ so a method may aggregate its queries sequentially (one clip's forward+backward 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import lightning as L
 import torch
 from torch import nn
 
 from vssl.train.optim import OptimConfig, build_optimizer, warmup_cosine_scheduler
+
+
+@dataclass
+class RhoClipsConfig:
+    """The clip settings every ρ-method shares (seed 001); each method's config extends it."""
+
+    rho: int = 2  # clips per video; seed 001 ablations use ρ = 2 (Table 2)
+    max_distance_s: float | None = None  # t_max between positives in seconds (seed 001 Table 4); None = global
 
 
 class Method(L.LightningModule):

@@ -6,15 +6,13 @@ from dataclasses import dataclass
 
 import torch
 
-from vssl.methods.base import Method
+from vssl.methods.base import Method, RhoClipsConfig
 from vssl.methods.losses import byol_loss, cosine_momentum
 from vssl.models.heads import mlp_head
 
 
 @dataclass
-class RhoBYOLConfig:
-    rho: int = 2  # clips per video; seed 001 ablations use ρ = 2 (Table 2)
-    max_distance_s: float | None = None  # t_max between positives in seconds (seed 001 Table 4); None = global
+class RhoBYOLConfig(RhoClipsConfig):
     momentum: float = 0.996  # m_base, cosine-annealed to 1 (seed 001 §B.1)
     proj_dim: int = 256  # seed 001 §B.1
     proj_hidden: int = 4096  # seed 001 Table 16: 2-layer projection and predictor MLPs, hidden 4096, with BN

@@ -7,15 +7,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from vssl.methods.base import Method
+from vssl.methods.base import Method, RhoClipsConfig
 from vssl.methods.losses import info_nce
 from vssl.models.heads import mlp_head
 
 
 @dataclass
-class RhoSimCLRConfig:
-    rho: int = 2  # clips per video; seed 001 ablations use ρ = 2 (Table 2)
-    max_distance_s: float | None = None  # t_max between positives in seconds (seed 001 Table 4); None = global
+class RhoSimCLRConfig(RhoClipsConfig):
     temperature: float = 0.1  # seed 001 §B.1
     proj_dim: int = 128  # seed 001 §B.1
     proj_hidden: int = 2048  # seed 001 Table 16: 3-layer MLP, hidden 2048, with BN

@@ -8,15 +8,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vssl.methods.base import Method
+from vssl.methods.base import Method, RhoClipsConfig
 from vssl.methods.losses import swav_loss
 from vssl.models.heads import mlp_head
 
 
 @dataclass
-class RhoSwAVConfig:
-    rho: int = 2  # clips per video; seed 001 ablations use ρ = 2 (Table 2)
-    max_distance_s: float | None = None  # t_max between positives in seconds (seed 001 Table 4); None = global
+class RhoSwAVConfig(RhoClipsConfig):
     temperature: float = 0.1  # α, seed 001 §B.1
     num_prototypes: int = 1000  # seed 001 [code]
     sinkhorn_iterations: int = 3  # seed 001 §B.1

@@ -128,9 +128,8 @@ def run_pretrain(config: PretrainConfig) -> Path:
     if not samples:
         raise VsslError(f"{config.data.manifest}: no samples in split '{config.data.split}'")
     index = build_index(samples, cache=index_path_for(config.data.manifest), progress=config.train.progress)
-    rho = getattr(method_config, "rho", 2)
-    sampler = RhoClipSampler(config.data.clip_len, config.data.stride, rho,
-                             getattr(method_config, "max_distance_s", None))
+    rho = method_config.rho  # every method config extends RhoClipsConfig
+    sampler = RhoClipSampler(config.data.clip_len, config.data.stride, rho, method_config.max_distance_s)
     transform = build_train_transform(config.data.crop_size, config.data.short_side,
                                       strength=config.data.color_strength, flip=config.data.flip,
                                       inception_crop=config.data.inception_crop)
