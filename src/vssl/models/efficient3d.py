@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from vssl.errors import VsslError
-from vssl.models.registry import VideoBackbone, register_backbone
+from vssl.models.registry import VideoBackbone, check_num_classes, check_width, register_backbone
 from vssl.models.resnet3d import initialize_weights
 
 Stage = Callable[[torch.Tensor], torch.Tensor]
@@ -63,16 +63,6 @@ EFFICIENT_DEFAULT_INPUT = (16, 112)
 def scale_width(channels: int, width: float) -> int:
     """``int(channels * width)``, at least 1 (the Efficient-3DCNNs rule: truncation, not rounding)."""
     return max(1, int(channels * width))
-
-
-def _check_width(width: float) -> None:
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
-        raise VsslError(f"backbone option width={width!r} must be a positive number")
-
-
-def _check_num_classes(num_classes: int) -> None:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-        raise VsslError(f"backbone option num_classes={num_classes!r} must be an int >= 0 (0 = no classifier)")
 
 
 def _check_depth(depth: Sequence[int], length: int) -> None:
@@ -190,9 +180,9 @@ class ShuffleNetV13D(EfficientBackbone):
     def _checked_channels(groups: int, width: float, depth: Sequence[int], num_classes: int) -> list[int]:
         if groups not in SHUFFLENET_CHANNELS:
             raise VsslError(f"backbone option groups={groups!r} must be one of {sorted(SHUFFLENET_CHANNELS)}")
-        _check_width(width)
+        check_width(width)
         _check_depth(depth, 3)
-        _check_num_classes(num_classes)
+        check_num_classes(num_classes)
         channels = [scale_width(stage_channels, width) for stage_channels in SHUFFLENET_CHANNELS[groups]]
         for in_planes, out_planes in zip(channels, channels[1:]):
             if (out_planes // 4) % groups or (out_planes - in_planes) % groups or in_planes % groups:
@@ -254,9 +244,9 @@ class MobileNetV23D(EfficientBackbone):
 
     def __init__(self, width: float, depth: Sequence[int], num_classes: int) -> None:
         super().__init__()
-        _check_width(width)
+        check_width(width)
         _check_depth(depth, len(MOBILENET_V2_SETTINGS))
-        _check_num_classes(num_classes)
+        check_num_classes(num_classes)
         in_planes = scale_width(MOBILENET_V2_STEM_CHANNELS, width)
         blocks: list[nn.Module] = [conv_bn_relu(3, in_planes, nn.ReLU6)]
         self.layer_bounds = [0, 1]
@@ -314,8 +304,8 @@ class SqueezeNet3D(EfficientBackbone):
 
     def __init__(self, width: float, num_classes: int) -> None:
         super().__init__()
-        _check_width(width)
-        _check_num_classes(num_classes)
+        check_width(width)
+        check_num_classes(num_classes)
         in_planes = scale_width(SQUEEZENET_STEM_CHANNELS, width)
         blocks: list[nn.Module] = [
             nn.Conv3d(3, in_planes, kernel_size=3, stride=(1, 2, 2), padding=1),

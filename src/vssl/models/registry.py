@@ -63,6 +63,18 @@ class VideoBackbone(nn.Module):
         return requested
 
 
+def check_width(width: float) -> None:
+    """Raise VsslError unless ``width`` is a positive number."""
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
+        raise VsslError(f"backbone option width={width!r} must be a positive number")
+
+
+def check_num_classes(num_classes: int) -> None:
+    """Raise VsslError unless ``num_classes`` is an int >= 0."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+        raise VsslError(f"backbone option num_classes={num_classes!r} must be an int >= 0 (0 = no classifier)")
+
+
 _BACKBONES: dict[str, Callable[..., VideoBackbone]] = {}
 
 

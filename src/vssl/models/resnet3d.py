@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from vssl.errors import VsslError
-from vssl.models.registry import VideoBackbone, register_backbone
+from vssl.models.registry import VideoBackbone, check_num_classes, check_width, register_backbone
 
 STAGE_CHANNELS = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)
@@ -57,10 +57,8 @@ def scale_channels(channels: int, width: float) -> int:
 
 def check_width_and_classes(width: float, num_classes: int) -> None:
     """Raise VsslError unless ``width`` is a positive number and ``num_classes`` an int >= 0."""
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
-        raise VsslError(f"backbone option width={width!r} must be a positive number")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-        raise VsslError(f"backbone option num_classes={num_classes!r} must be an int >= 0 (0 = no classifier)")
+    check_width(width)
+    check_num_classes(num_classes)
 
 
 def check_depth(depth: Sequence[int]) -> None:

@@ -19,9 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vssl.errors import VsslError
-from vssl.models.registry import VideoBackbone, register_backbone
-from vssl.models.vit import (DropPath, Mlp, check_drop_path_rate, check_num_classes, check_width, drop_path_rates,
-                             init_transformer_weights)
+from vssl.models.registry import VideoBackbone, check_num_classes, check_width, register_backbone
+from vssl.models.vit import DropPath, Mlp, check_drop_path_rate, drop_path_rates, init_transformer_weights
 
 Size3 = tuple[int, int, int]
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vssl.errors import VsslError
-from vssl.models.registry import VideoBackbone, register_backbone
+from vssl.models.registry import VideoBackbone, check_num_classes, check_width, register_backbone
 
 TUBELET_SIZE = (2, 16, 16)  # Tong et al. 2022, Sec. 4: 2x16x16 cube embedding
 HEAD_DIM = 64  # ViT-S/16 (384 / 6) and ViT-B/16 (768 / 12), Dosovitskiy et al. 2021, Table 1
@@ -27,18 +27,6 @@ LAYER_NORM_EPS = 1e-6  # VideoMAE's norm_layer = partial(nn.LayerNorm, eps=1e-6)
 HEAD_INIT_SCALE = 0.001
 # 16 frames of 224x224: Tong et al. 2022, Sec. 4 (Kinetics-400 and Something-Something V2).
 VIDEOMAE_DEFAULT_INPUT = (16, 224)
-
-
-def check_width(width: float) -> None:
-    """Raise VsslError unless ``width`` is a positive number."""
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
-        raise VsslError(f"backbone option width={width!r} must be a positive number")
-
-
-def check_num_classes(num_classes: int) -> None:
-    """Raise VsslError unless ``num_classes`` is an int >= 0."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-        raise VsslError(f"backbone option num_classes={num_classes!r} must be an int >= 0 (0 = no classifier)")
 
 
 def check_drop_path_rate(drop_path_rate: float) -> None:
