@@ -60,3 +60,6 @@ def test_index_caches_and_records_unreadable(tmp_path):
     import os
     os.utime(tmp_path / "good.mp4", (1, 1))
     assert build_index(samples, cache, progress=False)[str(tmp_path / "good.mp4")].num_frames == 12
+    # indexing another subset of the manifest keeps the entries already cached
+    build_index(samples[1:], cache, progress=False)
+    assert set(json.loads(cache.read_text())) == {str(tmp_path / "good.mp4"), str(tmp_path / "bad.mp4")}

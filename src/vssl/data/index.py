@@ -69,8 +69,9 @@ def build_index(samples: list[Sample], cache: str | Path | None = None, progress
             infos[path] = VideoInfo(**entry["info"])
         else:
             errors[path] = entry["error"]
-    if cache is not None and (changed or set(entries) != set(cached)):
+    if cache is not None and changed:
+        # keep the entries of other splits: pre-training and evaluation index different subsets of one manifest
         tmp = Path(str(cache) + ".tmp")
-        tmp.write_text(json.dumps(entries, indent=0))
+        tmp.write_text(json.dumps(cached | entries, indent=0))
         os.replace(tmp, cache)
     return VideoIndex(infos, errors)
