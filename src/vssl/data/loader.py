@@ -21,7 +21,8 @@ def segment_frames(sample: Sample, fps: float, num_frames: int) -> tuple[int, in
 
 
 class VideoClipDataset(Dataset):
-    """Each item: ``clips`` [K·repeat, C, T, H, W] from one video, its label indices and its position.
+    """Each item: ``clips`` [K·repeat, C, T, H, W] from one video, its label indices, its position and the
+    decoded ``frames`` [K, T] (absolute frame indices in the file, so labels cached per clip position can be found).
 
     ``sampler(num_frames, fps, rng)`` returns K clips of frame indices (relative to the segment);
     ``repeat`` > 1 transforms each clip several times (ρ = 1 in seed 001: two crops of one instant).
@@ -73,7 +74,8 @@ class VideoClipDataset(Dataset):
             video = to_float_video(frames[k * clip_len:(k + 1) * clip_len])
             clips.extend(self.transform(video, generator) for _ in range(self.repeat))
         labels = [self.class_to_idx[name][sample.labels[name]] for name in self.label_sets]
-        return {"clips": torch.stack(clips), "labels": torch.tensor(labels, dtype=torch.long), "index": i}
+        return {"clips": torch.stack(clips), "labels": torch.tensor(labels, dtype=torch.long), "index": i,
+                "frames": torch.tensor(flat, dtype=torch.long).view(len(clips_indices), clip_len)}
 
 
 def collate_clips(items: list[dict]) -> dict:
@@ -82,9 +84,11 @@ def collate_clips(items: list[dict]) -> dict:
     skipped = [item["skipped"] for item in items if "skipped" in item]
     if not good:
         return {"clips": torch.empty(0), "labels": torch.empty(0, dtype=torch.long),
-                "index": torch.empty(0, dtype=torch.long), "skipped": skipped}
+                "index": torch.empty(0, dtype=torch.long), "frames": torch.empty(0, dtype=torch.long),
+                "skipped": skipped}
     return {"clips": torch.stack([g["clips"] for g in good]), "labels": torch.stack([g["labels"] for g in good]),
-            "index": torch.tensor([g["index"] for g in good]), "skipped": skipped}
+            "index": torch.tensor([g["index"] for g in good]), "frames": torch.stack([g["frames"] for g in good]),
+            "skipped": skipped}
 
 
 class EpochShuffleSampler(Sampler):
@@ -112,8 +116,9 @@ class EpochShuffleSampler(Sampler):
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int, drop_last: bool = False,
-                seed: int = 0) -> DataLoader:
-    """Shuffled loaders use :class:`EpochShuffleSampler` (call ``loader.sampler.set_epoch`` outside Lightning)."""
-    sampler = EpochShuffleSampler(len(dataset), seed) if shuffle else None
+                seed: int = 0, order: Sampler | None = None) -> DataLoader:
+    """Shuffled loaders use :class:`EpochShuffleSampler` (call ``loader.sampler.set_epoch`` outside Lightning),
+    or ``order``: any sampler with ``set_epoch`` that yields (epoch, index) keys (e.g. a curriculum)."""
+    sampler = order if order is not None else EpochShuffleSampler(len(dataset), seed) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
                       collate_fn=collate_clips, drop_last=drop_last, persistent_workers=num_workers > 0)

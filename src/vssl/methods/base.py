@@ -1,8 +1,13 @@
 """The Method interface: a LightningModule that owns the encoder, optimiser plumbing and momentum encoders.
 
 Subclasses implement ``train_views(views) -> loss`` where ``views`` is [B, V, C, T, H, W] (V clips or
-augmented views per video, all positives of each other). They call ``self.manual_backward`` themselves,
-so a method may aggregate its queries sequentially (one clip's forward+backward at a time, seed 001 §3).
+augmented views per video; for the ρ-methods all positives of each other). They call ``self.manual_backward``
+themselves, so a method may aggregate its queries sequentially (one clip's forward+backward at a time, seed 001 §3).
+A method that needs more of the batch (e.g. the frame indices of its clips) overrides ``train_batch`` instead.
+
+What the data loader feeds a method is decided by the method's class hooks, so every method trains through the
+same ``vssl pretrain`` engine: ``build_sampler`` (which frames), ``build_transform`` (which augmentations),
+``views_per_clip`` (augmented copies of each clip) and ``build_order`` (video order per epoch, e.g. a curriculum).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import lightning as L
 import torch
 from torch import nn
 
+from vssl.data.sampling import RhoClipSampler
+from vssl.data.transforms import build_train_transform
 from vssl.train.optim import OptimConfig, build_optimizer, warmup_cosine_scheduler
 
 
@@ -43,8 +50,37 @@ class Method(L.LightningModule):
         """The backbone that evaluation uses."""
         return self.backbone
 
+    # --- what the loader feeds the method (class hooks; ``data`` is the PretrainDataConfig) -------------------
+
+    @classmethod
+    def build_sampler(cls, config, data):
+        """Frame indices per video: ρ clips at random times (seed 001)."""
+        return RhoClipSampler(data.clip_len, data.stride, config.rho, config.max_distance_s)
+
+    @classmethod
+    def build_transform(cls, config, data):
+        """Per-clip augmentation of seed 001 §4 (crop, flip, colour jitter, grayscale, blur)."""
+        return build_train_transform(data.crop_size, data.short_side, strength=data.color_strength, flip=data.flip,
+                                     inception_crop=data.inception_crop)
+
+    @classmethod
+    def views_per_clip(cls, config) -> int:
+        """ρ = 1 means two augmented crops of the same temporal instance (seed 001 §3)."""
+        return 2 if config.rho == 1 else 1
+
+    @classmethod
+    def build_order(cls, config, dataset, seed: int):
+        """Video order per epoch; None = a fresh shuffle every epoch."""
+        return None
+
+    # --- training ---------------------------------------------------------------------------------------------
+
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def train_batch(self, batch: dict) -> torch.Tensor:
+        """Forward and backward on one collated batch; returns the loss to log."""
+        return self.train_views(batch["clips"])
 
     def after_step(self, views: torch.Tensor) -> None:
         """Hook after the optimiser step (e.g. queue updates)."""
@@ -57,7 +93,7 @@ class Method(L.LightningModule):
         optimizer = self.optimizers()
         scheduler = self.lr_schedulers()
         optimizer.zero_grad(set_to_none=True)
-        loss = self.train_views(views)
+        loss = self.train_batch(batch)
         optimizer.step()
         scheduler.step()
         self.after_step(views)

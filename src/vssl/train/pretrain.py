@@ -17,8 +17,6 @@ from vssl.config import from_dict, to_dict
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset, make_loader
 from vssl.data.manifest import read_manifest
-from vssl.data.sampling import RhoClipSampler
-from vssl.data.transforms import build_train_transform
 from vssl.errors import ConfigError, VsslError
 from vssl.methods.registry import get_method
 from vssl.models.checkpoints import save_encoder
@@ -128,18 +126,15 @@ def run_pretrain(config: PretrainConfig) -> Path:
     if not samples:
         raise VsslError(f"{config.data.manifest}: no samples in split '{config.data.split}'")
     index = build_index(samples, cache=index_path_for(config.data.manifest), progress=config.train.progress)
-    rho = method_config.rho  # every method config extends RhoClipsConfig
-    sampler = RhoClipSampler(config.data.clip_len, config.data.stride, rho, method_config.max_distance_s)
-    transform = build_train_transform(config.data.crop_size, config.data.short_side,
-                                      strength=config.data.color_strength, flip=config.data.flip,
-                                      inception_crop=config.data.inception_crop)
-    dataset = VideoClipDataset(samples, index, sampler, transform, repeat=2 if rho == 1 else 1,
-                               seed=config.train.seed)
+    dataset = VideoClipDataset(samples, index, method_class.build_sampler(method_config, config.data),
+                               method_class.build_transform(method_config, config.data),
+                               repeat=method_class.views_per_clip(method_config), seed=config.train.seed)
     if len(dataset) < config.train.batch_size:
         raise VsslError(f"{config.data.manifest}: only {len(dataset)} readable videos in split "
                         f"'{config.data.split}', fewer than train.batch_size={config.train.batch_size}")
     loader = make_loader(dataset, config.train.batch_size, shuffle=True, num_workers=config.data.num_workers,
-                         drop_last=True, seed=config.train.seed)
+                         drop_last=True, seed=config.train.seed,
+                         order=method_class.build_order(method_config, dataset, config.train.seed))
     steps_per_epoch = len(dataset) // config.train.batch_size
     backbone = build_backbone(config.model.backbone, **config.model.kwargs())
     method = method_class(backbone, method_config, config.optim, steps_per_epoch,
