@@ -119,9 +119,10 @@ def cmd_models(args) -> None:
 def cmd_methods(args) -> None:
     import dataclasses
 
-    from vssl.methods.registry import METHODS
+    from vssl.methods.registry import get_method, list_methods
 
-    for name, (method_class, config_class) in sorted(METHODS.items()):
+    for name in list_methods():
+        method_class, config_class = get_method(name)
         doc = (sys.modules[method_class.__module__].__doc__ or "").strip().splitlines()[0]
         print(f"{name}: {doc}")
         for f in dataclasses.fields(config_class):

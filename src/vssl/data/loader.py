@@ -22,7 +22,8 @@ def segment_frames(sample: Sample, fps: float, num_frames: int) -> tuple[int, in
 
 class VideoClipDataset(Dataset):
     """Each item: ``clips`` [K·repeat, C, T, H, W] from one video, its label indices, its position and the
-    decoded ``frames`` [K, T] (absolute frame indices in the file, so labels cached per clip position can be found).
+    decoded ``frames`` [K, T] (absolute frame indices in the file) and its ``path``, so labels cached per clip
+    position can be found. A transform returning [S, C, T, H, W] adds S views per clip (clip-major order).
 
     ``sampler(num_frames, fps, rng)`` returns K clips of frame indices (relative to the segment);
     ``repeat`` > 1 transforms each clip several times (ρ = 1 in seed 001: two crops of one instant).
@@ -72,9 +73,12 @@ class VideoClipDataset(Dataset):
         clips = []
         for k in range(len(clips_indices)):
             video = to_float_video(frames[k * clip_len:(k + 1) * clip_len])
-            clips.extend(self.transform(video, generator) for _ in range(self.repeat))
+            for _ in range(self.repeat):  # a transform may return [S, C, T, H, W]: S views (e.g. spatial crops)
+                views = self.transform(video, generator)
+                clips.extend(views.unbind(0) if views.dim() == 5 else [views])
         labels = [self.class_to_idx[name][sample.labels[name]] for name in self.label_sets]
         return {"clips": torch.stack(clips), "labels": torch.tensor(labels, dtype=torch.long), "index": i,
+                "path": sample.path,
                 "frames": torch.tensor(flat, dtype=torch.long).view(len(clips_indices), clip_len)}
 
 
@@ -85,10 +89,10 @@ def collate_clips(items: list[dict]) -> dict:
     if not good:
         return {"clips": torch.empty(0), "labels": torch.empty(0, dtype=torch.long),
                 "index": torch.empty(0, dtype=torch.long), "frames": torch.empty(0, dtype=torch.long),
-                "skipped": skipped}
+                "paths": [], "skipped": skipped}
     return {"clips": torch.stack([g["clips"] for g in good]), "labels": torch.stack([g["labels"] for g in good]),
             "index": torch.tensor([g["index"] for g in good]), "frames": torch.stack([g["frames"] for g in good]),
-            "skipped": skipped}
+            "paths": [g["path"] for g in good], "skipped": skipped}
 
 
 class EpochShuffleSampler(Sampler):

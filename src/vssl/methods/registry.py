@@ -1,26 +1,28 @@
-"""Name → (method class, config dataclass) for every self-supervised method."""
+"""Name → (method class, config dataclass) for every self-supervised method, imported on first use."""
 
 from __future__ import annotations
 
-from vssl.errors import ConfigError
-from vssl.methods.rho_byol import RhoBYOL, RhoBYOLConfig
-from vssl.methods.rho_moco import RhoMoCo, RhoMoCoConfig
-from vssl.methods.rho_simclr import RhoSimCLR, RhoSimCLRConfig
-from vssl.methods.rho_swav import RhoSwAV, RhoSwAVConfig
+from importlib import import_module
 
-METHODS = {
-    "rho_byol": (RhoBYOL, RhoBYOLConfig),
-    "rho_moco": (RhoMoCo, RhoMoCoConfig),
-    "rho_simclr": (RhoSimCLR, RhoSimCLRConfig),
-    "rho_swav": (RhoSwAV, RhoSwAVConfig),
+from vssl.errors import ConfigError
+
+# name → (module, method class, config class); modules are imported lazily so listing stays cheap
+_METHODS = {
+    "rho_byol": ("vssl.methods.rho_byol", "RhoBYOL", "RhoBYOLConfig"),
+    "rho_moco": ("vssl.methods.rho_moco", "RhoMoCo", "RhoMoCoConfig"),
+    "rho_simclr": ("vssl.methods.rho_simclr", "RhoSimCLR", "RhoSimCLRConfig"),
+    "rho_swav": ("vssl.methods.rho_swav", "RhoSwAV", "RhoSwAVConfig"),
 }
 
 
 def get_method(name: str):
-    if name not in METHODS:
-        raise ConfigError(f"method.name: unknown method '{name}' (available: {', '.join(sorted(METHODS))})")
-    return METHODS[name]
+    """(method class, config dataclass) of a registered method."""
+    if name not in _METHODS:
+        raise ConfigError(f"method.name: unknown method '{name}' (available: {', '.join(list_methods())})")
+    module, method_class, config_class = _METHODS[name]
+    loaded = import_module(module)
+    return getattr(loaded, method_class), getattr(loaded, config_class)
 
 
 def list_methods() -> list[str]:
-    return sorted(METHODS)
+    return sorted(_METHODS)
