@@ -60,5 +60,9 @@ def test_every_shipped_preset_loads():
         resolve_method(config)
     aug_plus = load_config(PretrainConfig, "rho_byol_aug_plus", "pretrain", [])
     assert aug_plus.data.inception_crop and aug_plus.data.color_strength == 0.75  # seed 001 Tables 7-8
+    difference = load_config(PretrainConfig, "rho_byol_temporal_difference", "pretrain", [])
+    assert difference.data.temporal_difference_p == 0.2 and difference.data.fps_jitter == 0.0  # seed 001 Table 7
+    jitter = load_config(PretrainConfig, "rho_byol_fps_jitter", "pretrain", [])
+    assert jitter.data.fps_jitter == 0.5 and jitter.data.temporal_difference_p == 0.0  # seed 001 Table 7
     for name in (p.stem for p in (PRESET_DIR / "eval").glob("*.yaml")):
         load_config(EvalConfig, name, "eval", [])

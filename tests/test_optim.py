@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from vssl.train.optim import LARS, OptimConfig, build_optimizer, warmup_cosine_factor
+from vssl.errors import ConfigError
+from vssl.train.optim import LARS, OptimConfig, build_optimizer, build_scheduler, warmup_cosine_factor
 
 
 def test_lars_step_by_hand():
@@ -42,3 +43,26 @@ def test_warmup_cosine_factor():
     assert warmup_cosine_factor(10, 10, 110, 0.1) == pytest.approx(1.0)
     assert warmup_cosine_factor(60, 10, 110, 0.1) == pytest.approx(0.5)  # half-way through the cosine
     assert warmup_cosine_factor(110, 10, 110, 0.1) == pytest.approx(0.0)
+
+
+def test_step_schedule_by_hand():
+    """Warm-up over 1 epoch of 4 steps from 0.01 to 0.1, then ×0.1 at epochs 2 and 3."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    config = OptimConfig(name="sgd", lr=0.1, warmup_epochs=1, warmup_start_lr=0.01, schedule="step",
+                         milestones=(2, 3), gamma=0.1)
+    optimizer = build_optimizer([param], config)
+    scheduler = build_scheduler(optimizer, config, steps_per_epoch=4, total_steps=20)
+    lrs = []
+    for _ in range(16):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    expected = [0.01, 0.0325, 0.055, 0.0775] + [0.1] * 4 + [0.01] * 4 + [0.001] * 4
+    assert lrs == pytest.approx(expected)
+
+
+def test_unknown_schedule_names_the_key():
+    config = OptimConfig(schedule="poly")
+    optimizer = build_optimizer([torch.nn.Parameter(torch.zeros(1))], config)
+    with pytest.raises(ConfigError, match="optim.schedule.*poly"):
+        build_scheduler(optimizer, config, steps_per_epoch=4, total_steps=20)

@@ -96,13 +96,18 @@ class RhoClipSampler(_StridedClipSampler):
     within ``floor(max_distance_s * fps)`` frames: the first start is uniform over the video, each later
     one is redrawn uniformly over the video up to 100 times (as PySlowFast) until it is within that
     distance of all starts drawn so far; if every try misses, it is drawn uniformly inside the allowed
-    window instead, so the constraint always holds.
+    window instead, so the constraint always holds. ``fps_jitter`` j > 0 draws each clip's stride from
+    ``stride`` × U(1 − j, 1 + j) (seed 001 Table 7 frame-rate jitter).
     """
 
-    def __init__(self, clip_len: int, stride: int, rho: int, max_distance_s: float | None = None):
+    def __init__(self, clip_len: int, stride: int, rho: int, max_distance_s: float | None = None,
+                 fps_jitter: float = 0.0):
         super().__init__(clip_len, stride)
         self.rho = _require_positive_int("rho", rho)
         self.num_clips = self.rho
+        if isinstance(fps_jitter, bool) or not isinstance(fps_jitter, Real) or not 0 <= fps_jitter < 1:
+            raise VsslError(f"fps_jitter must be a number in [0, 1), got {fps_jitter!r}")
+        self.fps_jitter = fps_jitter
         if max_distance_s is not None and (
             isinstance(max_distance_s, bool) or not isinstance(max_distance_s, Real) or max_distance_s < 0
         ):
@@ -110,12 +115,21 @@ class RhoClipSampler(_StridedClipSampler):
         self.max_distance_s = max_distance_s
 
     def __call__(self, num_frames: int, fps: float, rng: np.random.Generator) -> list[list[int]]:
-        max_start = self.max_start(num_frames)
+        strides = self.jittered_strides(rng) if self.fps_jitter else [self.stride] * self.rho
+        # starts leave room for the longest clip, so no clip runs past the end of a long enough video
+        max_start = self.max_start(num_frames) if not self.fps_jitter else max(
+            _require_positive_int("num_frames", num_frames) - clip_span(self.clip_len, max(strides)), 0)
         if self.max_distance_s is None:
             starts = rng.integers(0, max_start + 1, size=self.rho).tolist()
         else:
             starts = self._starts_within_distance(max_start, self._max_distance_frames(fps), rng)
-        return self.clips_at(starts, num_frames)
+        return [clip_indices(int(start), self.clip_len, stride, num_frames) for start, stride in zip(starts, strides)]
+
+    def jittered_strides(self, rng: np.random.Generator) -> list[int]:
+        """Frame-rate jitter (seed 001 Table 7: ±50 %): each clip's stride is ``stride`` × U(1 − j, 1 + j), rounded,
+        at least 1."""
+        factors = rng.uniform(1 - self.fps_jitter, 1 + self.fps_jitter, size=self.rho)
+        return [max(1, int(round(self.stride * f))) for f in factors]
 
     def _max_distance_frames(self, fps: float) -> int:
         if isinstance(fps, bool) or not isinstance(fps, Real) or not fps > 0:

@@ -162,6 +162,7 @@ class SynthConfig:
     scene_cuts: int = 0  # background changes per video (evenly spaced "shot cuts"); the sprite and its motion persist
     recolour_at_cuts: bool = False  # the sprite's colour also changes at each cut (its shape and motion do not)
     background_contrast: float = 1.0  # scales the texture's colour difference (1 = full, 0 = flat colour)
+    background_pool: int = 0  # > 0: backgrounds come from this many scenes shared by all videos (0 = one per video)
     crf: int = 20  # libx264 constant rate factor (lower = higher quality)
     x264_preset: str = "veryfast"  # libx264 speed/size preset
 
@@ -196,7 +197,7 @@ class SynthConfig:
             self._fail("crf", "must be in 0..51")
         if self.x264_preset not in X264_PRESETS:
             self._fail("x264_preset", f"must be one of {', '.join(X264_PRESETS)}")
-        for key in ("jitter_px", "noise_std", "start_margin", "scene_cuts", "background_contrast"):
+        for key in ("jitter_px", "noise_std", "start_margin", "scene_cuts", "background_contrast", "background_pool"):
             if getattr(self, key) < 0:
                 self._fail(key, "must be >= 0")
         low, high = _free_area(self, self.sprite_radius[1] * self.size)
@@ -277,6 +278,19 @@ def _background(rng: np.random.Generator, size: int, full_size: int, contrast: f
     return (colours[0] + contrast * pattern * (colours[1] - colours[0])).astype(np.float32)
 
 
+BACKGROUND_POOL_SEED = 20_260_000  # the shared scenes depend on the config alone, not on the dataset seed
+
+
+def _draw_background(config: SynthConfig, rng: np.random.Generator) -> np.ndarray:
+    """A background for one scene: drawn fresh, or picked from the pool of ``background_pool`` shared scenes."""
+    size = config.size + 2 * config.jitter_px
+    if config.background_pool == 0:
+        return _background(rng, size, config.size, config.background_contrast)
+    scene = int(rng.integers(config.background_pool))
+    shared = np.random.default_rng(np.random.SeedSequence([BACKGROUND_POOL_SEED, scene]))
+    return _background(shared, size, config.size, config.background_contrast)
+
+
 def _sprite_colour(rng: np.random.Generator) -> np.ndarray:
     """A saturated, bright colour that stands out from the muted backgrounds."""
     rgb = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.0))
@@ -309,8 +323,7 @@ def render_video(config: SynthConfig, motion: str, appearance: str, rng: np.rand
     rotation = rng.uniform(0, 2 * math.pi)
     colours = [_sprite_colour(rng) for _ in range(config.scene_cuts + 1 if config.recolour_at_cuts else 1)]
     world = _sample_trajectory(config, motion, radius, rng)
-    backgrounds = [_background(rng, size + 2 * jitter, size, config.background_contrast)
-                   for _ in range(config.scene_cuts + 1)]
+    backgrounds = [_draw_background(config, rng) for _ in range(config.scene_cuts + 1)]
     shifts = rng.integers(-jitter, jitter + 1, size=(config.num_frames, 2))  # camera offset (x, y) per frame
     centres = world - shifts
     frames = np.empty((config.num_frames, size, size, 3), dtype=np.float32)

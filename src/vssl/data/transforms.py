@@ -506,6 +506,7 @@ def build_train_transform(
     grayscale_p: float = 0.2,
     flip: bool = True,
     inception_crop: bool = False,
+    temporal_difference_p: float = 0.0,
 ) -> Compose:
     """Seed 001's pre-training augmentation (§A.2): spatial crop, flip, colour jitter (p 0.8),
     grayscale, Gaussian blur (p 0.5), then Kinetics normalisation.
@@ -513,8 +514,11 @@ def build_train_transform(
     The default crop is VGG-style: short side uniform in ``short_side`` ([256, 320] in the paper), then a
     random ``crop_size`` crop. ``inception_crop=True`` uses the Table 8 area/aspect crop instead, which is
     relative to the frame, so ``short_side`` is then not used. ``strength`` is the colour strength s of
-    Table 7 (0.5 default, 0.75 best); 0 disables colour jitter.
+    Table 7 (0.5 default, 0.75 best); 0 disables colour jitter. ``temporal_difference_p`` > 0 replaces a clip by
+    its grayscale frame differences with that probability (Table 7: 0.2), just before normalisation.
     """
+    from vssl.data.temporal_augment import RandomTemporalDifference  # it builds on this module
+
     if inception_crop:
         spatial: list[VideoTransform] = [RandomResizedCrop(crop_size)]
     else:
@@ -529,6 +533,8 @@ def build_train_transform(
         transforms.append(RandomGrayscale(grayscale_p))
     if blur:
         transforms.append(GaussianBlur())
+    if temporal_difference_p > 0:
+        transforms.append(RandomTemporalDifference(temporal_difference_p))
     return Compose(transforms + [Normalize()])
 
 

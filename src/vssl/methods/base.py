@@ -21,7 +21,7 @@ from torch import nn
 
 from vssl.data.sampling import RhoClipSampler
 from vssl.data.transforms import build_train_transform
-from vssl.train.optim import OptimConfig, build_optimizer, warmup_cosine_scheduler
+from vssl.train.optim import OptimConfig, build_optimizer, build_scheduler
 
 
 @dataclass
@@ -55,13 +55,15 @@ class Method(L.LightningModule):
     @classmethod
     def build_sampler(cls, config, data):
         """Frame indices per video: ρ clips at random times (seed 001)."""
-        return RhoClipSampler(data.clip_len, data.stride, config.rho, config.max_distance_s)
+        return RhoClipSampler(data.clip_len, data.stride, config.rho, config.max_distance_s, data.fps_jitter)
 
     @classmethod
     def build_transform(cls, config, data):
-        """Per-clip augmentation of seed 001 §4 (crop, flip, colour jitter, grayscale, blur)."""
+        """Per-clip augmentation of seed 001 §4 (crop, flip, colour jitter, grayscale, blur, optionally temporal
+        difference)."""
         return build_train_transform(data.crop_size, data.short_side, strength=data.color_strength, flip=data.flip,
-                                     inception_crop=data.inception_crop)
+                                     inception_crop=data.inception_crop,
+                                     temporal_difference_p=data.temporal_difference_p)
 
     @classmethod
     def views_per_clip(cls, config) -> int:
@@ -105,7 +107,7 @@ class Method(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = build_optimizer(self.trainable_parameters(), self.optim_config)
-        scheduler = warmup_cosine_scheduler(optimizer, self.optim_config, self.steps_per_epoch, self.total_steps)
+        scheduler = build_scheduler(optimizer, self.optim_config, self.steps_per_epoch, self.total_steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def trainable_parameters(self):

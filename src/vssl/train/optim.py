@@ -20,6 +20,9 @@ class OptimConfig:
     warmup_epochs: float = 35.0  # seed 001 [code]: 35 of 200 epochs, linear warm-up
     warmup_start_lr: float = 0.001  # seed 001 [code]: warm-up starts from LR 0.001
     lars_trust: float = 0.001  # seed 001 §B.1: LARS trust coefficient
+    schedule: str = "cosine"  # cosine (seed 001 §B.1: half-period cosine) | step (×gamma at each milestone)
+    milestones: tuple[float, ...] = ()  # step schedule: epochs at which the LR is multiplied by gamma
+    gamma: float = 0.1
 
 
 def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
@@ -74,11 +77,27 @@ def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int, start_f
     return 0.5 * (math.cos(math.pi * min(progress, 1.0)) + 1.0)
 
 
-def warmup_cosine_scheduler(optimizer, config: OptimConfig, steps_per_epoch: int, total_steps: int):
+def warmup_step_factor(step: int, warmup_steps: int, milestone_steps: list[int], gamma: float,
+                       start_factor: float) -> float:
+    """LR multiplier: linear warm-up from ``start_factor`` to 1, then ×``gamma`` at every milestone passed."""
+    if step < warmup_steps:
+        return start_factor + (1.0 - start_factor) * step / warmup_steps
+    return gamma ** sum(step >= m for m in milestone_steps)
+
+
+def build_scheduler(optimizer, config: OptimConfig, steps_per_epoch: int, total_steps: int):
+    """The configured schedule, stepped once per optimiser step: warm-up, then cosine or step decay."""
     warmup_steps = min(int(config.warmup_epochs * steps_per_epoch), total_steps)
     start_factor = min(config.warmup_start_lr / config.lr, 1.0) if config.lr > 0 else 1.0
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: warmup_cosine_factor(step, warmup_steps, total_steps, start_factor))
+    if config.schedule == "cosine":
+        factor = lambda step: warmup_cosine_factor(step, warmup_steps, total_steps, start_factor)  # noqa: E731
+    elif config.schedule == "step":
+        milestones = [int(round(m * steps_per_epoch)) for m in config.milestones]
+        factor = lambda step: warmup_step_factor(step, warmup_steps, milestones, config.gamma,  # noqa: E731
+                                                 start_factor)
+    else:
+        raise ConfigError(f"optim.schedule: unknown schedule '{config.schedule}' (valid: cosine, step)")
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def parameter_groups(module: nn.Module, weight_decay: float) -> list[dict]:

@@ -36,6 +36,8 @@ class PretrainDataConfig:
     short_side: tuple[int, int] = (256, 320)  # seed 001 §4: short side resized to random [256, 320]
     color_strength: float = 0.5  # seed 001 §4: colour jitter strength s = 0.5
     inception_crop: bool = False  # seed 001 Table 8 "aug+" uses it
+    temporal_difference_p: float = 0.0  # seed 001 Table 7: 0.2 = grayscale frame differences on 20 % of clips
+    fps_jitter: float = 0.0  # seed 001 Table 7: 0.5 = each clip's frame rate jittered by ±50 %
     flip: bool = True  # off for direction-sensitive datasets such as Something-Something v2
     num_workers: int = 2
 
