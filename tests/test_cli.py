@@ -7,7 +7,8 @@ import pytest
 
 from vssl.cli import build_parser, main
 
-SUBCOMMANDS = [["demo"], ["data", "synth"], ["data", "index"], ["data", "check"], ["pretrain"], ["eval"],
+SUBCOMMANDS = [["demo"], ["data", "synth"], ["data", "import"], ["data", "index"], ["data", "check"], ["pretrain"],
+               ["eval"],
                ["results"], ["models"], ["methods"]]
 
 
@@ -57,6 +58,30 @@ def test_data_check_reports_unreadable(tmp_path, micro_manifest, capsys):
     assert exit_info.value.code == 1
     assert "1 unreadable file(s)" in out and "broken.mp4" in out
     assert "motion" in out
+
+
+def test_data_import_writes_a_ucf101_manifest(tmp_path, capsys):
+    """Official UCF101 files (classInd, trainlist01, testlist01) and two tiny videos → manifest with split 1."""
+    import numpy as np
+
+    from vssl.data.manifest import read_manifest
+    from vssl.data.synthetic import write_mp4
+
+    root = tmp_path / "UCF101"
+    (root / "ucfTrainTestlist").mkdir(parents=True)
+    (root / "ucfTrainTestlist" / "classInd.txt").write_text("1 ApplyEyeMakeup\n2 Archery\n")
+    (root / "ucfTrainTestlist" / "trainlist01.txt").write_text("Archery/v_Archery_g08_c01.avi 2\n")
+    (root / "ucfTrainTestlist" / "testlist01.txt").write_text("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi\n")
+    for name in ("Archery/v_Archery_g08_c01.avi", "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi"):
+        (root / "UCF-101" / name).parent.mkdir(parents=True, exist_ok=True)
+        write_mp4(np.zeros((4, 16, 16, 3), np.uint8), root / "UCF-101" / name, fps=25)
+    main(["data", "import", "ucf101", str(root), "--out", str(tmp_path / "ucf.csv"), "--option", "fold=1"])
+    assert "train: 1" in capsys.readouterr().out
+    rows = {(s.split, s.labels["label"]) for s in read_manifest(tmp_path / "ucf.csv")}
+    assert rows == {("train", "Archery"), ("test", "ApplyEyeMakeup")}
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", "import", "ucf101", str(root), "--out", str(tmp_path / "x.csv"), "--option", "fold=9"])
+    assert exit_info.value.code == 2 and "fold" in capsys.readouterr().err
 
 
 def test_parser_accepts_overrides_without_preset():

@@ -22,6 +22,22 @@ def cmd_data_synth(args) -> None:
     print(f"wrote {manifest}")
 
 
+def cmd_data_import(args) -> None:
+    from vssl.data.formats import import_dataset, read_dataset_info
+
+    options = {}
+    for option in args.option:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            raise VsslError(f"--option expects key=value, got '{option}'")
+        options[key] = value
+    manifest = import_dataset(args.format, args.root, args.out, **options)
+    info = read_dataset_info(manifest)
+    counts = ", ".join(f"{split}: {n}" for split, n in info.splits.items())
+    print(f"wrote {manifest} ({counts}); classes: "
+          + ", ".join(f"{name} {len(names)}" for name, names in info.classes.items()))
+
+
 def cmd_data_index(args) -> None:
     from vssl.data.index import build_index, index_path_for
     from vssl.data.manifest import read_manifest
@@ -70,11 +86,16 @@ def cmd_pretrain(args) -> None:
 def cmd_eval(args) -> None:
     from vssl.benchmark.report import comparison_table, summarise
     from vssl.config import load_config
+    from vssl.evaluation.retrieval import retrieval_table
     from vssl.evaluation.run import EvalConfig, run_eval
 
-    config = load_config(EvalConfig, args.preset, "eval", args.overrides)
+    overrides = args.overrides + ([f"retrieval.taps={args.taps}"] if args.taps else [])
+    config = load_config(EvalConfig, args.preset, "eval", overrides)
     results = run_eval(args.protocols.split(","), config)
     print(comparison_table(summarise(results)))
+    by_layer = retrieval_table(results)
+    if by_layer:
+        print("\n" + by_layer)
     print(f"recorded {len(results)} result(s) in {config.store}")
 
 
@@ -151,6 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_data_synth)
+    from vssl.data.formats import describe_format, list_formats
+
+    p = data.add_parser("import", help="official annotation files of a public dataset → manifest + dataset.json",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="formats:\n" + "\n".join(describe_format(f) for f in list_formats())
+                        + "\n\nexample: vssl data import ucf101 /data/UCF101 --out data/ucf101_split1.csv "
+                          "--option fold=1")
+    p.add_argument("format", choices=list_formats())
+    p.add_argument("root", help="the dataset's folder: annotation files and videos as released")
+    p.add_argument("--out", required=True, help="manifest to write (.csv or .jsonl)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="format option, e.g. fold=2 (repeatable; see the list below)")
+    p.set_defaults(func=cmd_data_import)
     p = data.add_parser("index", help="probe every video of a manifest once and cache frames/fps/size")
     p.add_argument("manifest")
     p.add_argument("--quiet", action="store_true")
@@ -166,12 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="section.key=value")
     p.set_defaults(func=cmd_pretrain)
 
-    p = sub.add_parser("eval", help="evaluate an encoder: knn, linear, finetune (comma-separated)",
-                       epilog="example: vssl eval knn,linear synthetic_tiny data.manifest=data/manifest.csv "
-                              "encoder.checkpoint=runs/pretrain/encoder.pt")
-    p.add_argument("protocols", help="comma-separated: knn, linear, finetune")
+    p = sub.add_parser("eval", help="evaluate an encoder: knn, linear, finetune, retrieval, svm (comma-separated)",
+                       epilog="example: vssl eval knn,linear,retrieval synthetic_tiny data.manifest=data/manifest.csv "
+                              "encoder.checkpoint=runs/pretrain/encoder.pt --taps all")
+    p.add_argument("protocols", help="comma-separated: knn, linear, finetune, retrieval, svm")
     p.add_argument("preset", nargs="?", default=None, help="preset name in configs/eval or a YAML file")
     p.add_argument("overrides", nargs="*", help="section.key=value")
+    p.add_argument("--taps", default=None, help="retrieval taps: all, or comma-separated pool1..pool5 / backbone "
+                                                "tap names (same as retrieval.taps=...)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("results", help="print stored results (mean ± std over seeds)")

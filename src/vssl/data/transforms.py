@@ -545,3 +545,49 @@ def build_eval_transform(crop_size: int, short_side: int) -> Compose:
     if short_side < crop_size:
         raise VsslError(f"short_side {short_side} is smaller than crop_size {crop_size}")
     return Compose([ShortSideResize(short_side), CenterCrop(crop_size), Normalize()])
+
+
+# --- multi-view evaluation ---
+
+# Spatial crops per clip for multi-view testing: 1 (centre) or 3 (both ends and the centre of the long side), as
+# PySlowFast's TEST.NUM_SPATIAL_CROPS; seed 001 §5 tests 10 clips × 3 crops ("30 views").
+SPATIAL_CROP_COUNTS = (1, 3)
+
+
+class SpatialCrops(VideoTransform):
+    """``num_crops`` square ``size`` crops of one clip, stacked as views [S, C, T, size, size].
+
+    One crop: the centre (as :class:`CenterCrop`). Three crops: left, centre and right along the long side (top,
+    centre and bottom for portrait frames), each centred on the short side; as PySlowFast's ``uniform_crop``.
+    """
+
+    def __init__(self, size: int, num_crops: int):
+        self.size = _pair(size, "crop size")
+        if num_crops not in SPATIAL_CROP_COUNTS:
+            raise VsslError(f"number of spatial crops must be 1 or 3, got {num_crops!r}")
+        self.num_crops = num_crops
+
+    def offsets(self, height: int, width: int) -> list[tuple[int, int]]:
+        """(top, left) of every crop in a frame of (height, width)."""
+        top, left = (height - self.size[0]) // 2, (width - self.size[1]) // 2
+        if self.num_crops == 1:
+            return [(top, left)]
+        if height > width:
+            return [(0, left), (top, left), (height - self.size[0], left)]
+        return [(top, 0), (top, left), (top, width - self.size[1])]
+
+    def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        _check_crop_fits(video, *self.size)
+        return torch.stack([_crop(video, top, left, *self.size) for top, left in self.offsets(*video.shape[-2:])])
+
+
+def build_multi_crop_eval_transform(crop_size: int, short_side: int, num_crops: int) -> Compose:
+    """Evaluation views: short side to ``short_side``, normalise, then ``num_crops`` crops → [S, C, T, H, W].
+
+    With one crop the single view equals :func:`build_eval_transform`'s output.
+    """
+    if isinstance(short_side, bool) or not isinstance(short_side, int):
+        raise VsslError(f"evaluation short_side must be one int, got {short_side!r}")
+    if short_side < crop_size:
+        raise VsslError(f"short_side {short_side} is smaller than crop_size {crop_size}")
+    return Compose([ShortSideResize(short_side), Normalize(), SpatialCrops(crop_size, num_crops)])

@@ -9,6 +9,10 @@ from torch import nn
 from tqdm import tqdm
 
 from vssl.data.loader import VideoClipDataset, make_loader
+from vssl.errors import ConfigError
+from vssl.evaluation.optimizers import make_optimizer
+
+STEP_GAMMA = 0.1  # seed 001 §5 and seed 003 Table B.2: LR ×0.1 at each milestone
 
 
 @dataclass
@@ -19,6 +23,8 @@ class FinetuneConfig:
     dropout: float = 0.8  # seed 001 §5
     weight_decay: float = 0.0  # seed 001 §5
     batch_size: int = 8
+    optimizer: str = "sgd"  # sgd (momentum 0.9; seed 001 §5) | adam (SEVERE, seed 003 Table B.2)
+    freeze_stages: int = 0  # leading backbone stages kept frozen (weights and BN statistics); 2 = stem + first stage
 
 
 class Classifier(nn.Module):
@@ -32,12 +38,38 @@ class Classifier(nn.Module):
         return self.fc(self.dropout(self.encoder(x)))
 
 
+def frozen_stage_modules(encoder: nn.Module, count: int) -> list[nn.Module]:
+    """The modules of the encoder's first ``count`` stages (``stages()`` order: stem, layer1, … for ResNets).
+
+    Raises ConfigError when ``count`` is out of range or a stage is not a module (e.g. a function that reaches
+    into several modules), since such a stage cannot be frozen by name.
+    """
+    stages = encoder.stages()
+    if isinstance(count, bool) or not 0 <= count < len(stages):
+        raise ConfigError(f"finetune.freeze_stages={count!r} must be in [0, {len(stages) - 1}] for "
+                          f"{type(encoder).__name__} (stages: {', '.join(name for name, _ in stages)})")
+    modules = []
+    for name, stage in stages[:count]:
+        if not isinstance(stage, nn.Module):
+            raise ConfigError(f"finetune.freeze_stages={count}: stage '{name}' of {type(encoder).__name__} is "
+                              f"not a module and cannot be frozen")
+        modules.append(stage)
+    return modules
+
+
 def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoClipDataset, num_classes: int,
              config: FinetuneConfig, num_workers: int, progress: bool = True) -> tuple[torch.Tensor, list[str]]:
-    """Train encoder+head on ``train_set`` (label set 0); → (test scores [M, C] averaged over clips, skipped)."""
+    """Train encoder+head on ``train_set`` (label set 0); → (test scores [M, C] averaged over views, skipped).
+
+    Every test video contributes all its views (K clips × S crops); their softmax scores are averaged.
+    """
     model = Classifier(encoder, encoder.feature_dim, num_classes, config.dropout)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(config.milestones), gamma=0.1)
+    frozen = frozen_stage_modules(encoder, config.freeze_stages)
+    for module in frozen:
+        module.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(config.optimizer, trainable, config.lr, config.weight_decay, "finetune.optimizer")
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(config.milestones), gamma=STEP_GAMMA)
     train_loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=num_workers, drop_last=True,
                                seed=train_set.seed)
     loss_fn = nn.CrossEntropyLoss()
@@ -45,6 +77,8 @@ def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoCli
     for epoch in tqdm(range(config.epochs), desc="fine-tune", unit="epoch", disable=not progress, leave=False):
         train_loader.sampler.set_epoch(epoch)
         model.train()
+        for module in frozen:
+            module.eval()  # frozen BatchNorm keeps its running statistics
         for batch in train_loader:
             skipped.extend(batch["skipped"])
             if batch["clips"].shape[0] < 2:
@@ -60,7 +94,7 @@ def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoCli
             skipped.extend(batch["skipped"])
             if batch["clips"].numel() == 0:
                 continue
-            b, k = batch["clips"].shape[:2]
-            probs = model(batch["clips"].flatten(0, 1)).softmax(dim=1).view(b, k, -1).mean(dim=1)
+            b, v = batch["clips"].shape[:2]
+            probs = model(batch["clips"].flatten(0, 1)).softmax(dim=1).view(b, v, -1).mean(dim=1)
             scores[batch["index"]] = probs
     return scores, sorted(set(skipped))

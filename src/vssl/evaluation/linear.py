@@ -1,4 +1,4 @@
-"""Linear probe on frozen per-clip features; test predictions are softmax scores averaged over a video's clips."""
+"""Linear probe on frozen per-view features; test predictions are softmax scores averaged over a video's views."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vssl.train.optim import warmup_cosine_factor
+from vssl.errors import ConfigError
+from vssl.evaluation.optimizers import make_optimizer
+from vssl.train.optim import warmup_cosine_factor, warmup_step_factor
+
+LINEAR_SCHEDULES = ("cosine", "step")
+STEP_GAMMA = 0.1  # seed 003 Table B.2: multi-step schedule with γ = 0.1
 
 
 @dataclass
@@ -16,29 +21,48 @@ class LinearConfig:
     lr: float = 0.1  # SGD on standardised features; seed 001 uses 4.0 on raw pool5 features of a full model
     weight_decay: float = 0.0  # seed 001 §5: wd 0 for the linear protocol
     batch_size: int = 256
+    optimizer: str = "sgd"  # sgd (momentum 0.9) | adam (SEVERE's linear probes, seed 003 Table B.2 [code])
+    schedule: str = "cosine"  # cosine (seed 001 §5) | step: ×0.1 at each of ``milestones`` (seed 003 Table B.2)
+    milestones: tuple[int, ...] = ()  # epochs, for schedule=step
+    warmup_epochs: float = 0.0  # linear warm-up from 0; seed 001 §5 warms up 8 epochs on K400
+    standardize: bool = True  # standardise features with the training mean/std (seed 001 trains on raw features)
+
+
+def lr_factor(config: LinearConfig, steps_per_epoch: int):
+    """The LR multiplier per optimiser step: warm-up, then cosine or step decay."""
+    total = steps_per_epoch * config.epochs
+    warmup = min(int(config.warmup_epochs * steps_per_epoch), total)
+    if config.schedule == "cosine":
+        return lambda step: warmup_cosine_factor(step, warmup, total, 0.0)
+    if config.schedule == "step":
+        milestones = [m * steps_per_epoch for m in config.milestones]
+        return lambda step: warmup_step_factor(step, warmup, milestones, STEP_GAMMA, 0.0)
+    raise ConfigError(f"linear.schedule: unknown schedule '{config.schedule}' (valid: {', '.join(LINEAR_SCHEDULES)})")
 
 
 def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
                        num_classes: int, config: LinearConfig, seed: int = 0) -> torch.Tensor:
-    """Train on every clip of every training video ([N, K, D] → N·K samples); return test scores [M, C].
+    """Train on every view of every training video ([N, V, D] → N·V samples); return test scores [M, C].
 
-    Features are standardised with the training mean/std; SGD with momentum 0.9 and a cosine schedule.
+    With ``standardize`` the features are standardised with the training mean/std.
     """
     generator = torch.Generator().manual_seed(seed)
-    n, k, d = train_features.shape
-    x = train_features.reshape(n * k, d)
-    y = train_labels.repeat_interleave(k)
-    mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
+    n, v, d = train_features.shape
+    x = train_features.reshape(n * v, d)
+    y = train_labels.repeat_interleave(v)
+    if config.standardize:
+        mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
+    else:
+        mean, std = torch.zeros(d), torch.ones(d)
     x = (x - mean) / std
     classifier = nn.Linear(d, num_classes)
     with torch.no_grad():
         classifier.weight.normal_(0, 0.01, generator=generator)
         classifier.bias.zero_()
-    optimizer = torch.optim.SGD(classifier.parameters(), lr=config.lr, momentum=0.9,
-                                weight_decay=config.weight_decay)
+    optimizer = make_optimizer(config.optimizer, classifier.parameters(), config.lr, config.weight_decay,
+                               "linear.optimizer")
     steps_per_epoch = -(-x.shape[0] // config.batch_size)
-    total = steps_per_epoch * config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine_factor(s, 0, total, 1.0))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config, steps_per_epoch))
     loss_fn = nn.CrossEntropyLoss()
     for _ in range(config.epochs):
         order = torch.randperm(x.shape[0], generator=generator)
@@ -49,6 +73,6 @@ def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor,
             optimizer.step()
             scheduler.step()
     with torch.no_grad():
-        m, kt, _ = test_features.shape
-        logits = classifier((test_features.reshape(m * kt, d) - mean) / std)
-        return logits.softmax(dim=1).view(m, kt, -1).mean(dim=1)
+        m, vt, _ = test_features.shape
+        logits = classifier((test_features.reshape(m * vt, d) - mean) / std)
+        return logits.softmax(dim=1).view(m, vt, -1).mean(dim=1)

@@ -1,4 +1,11 @@
-"""`vssl eval`: load an encoder (checkpoint or random init), run protocols on a manifest, record results."""
+"""`vssl eval`: load an encoder (checkpoint or random init), run protocols on a manifest, record results.
+
+Protocols: ``finetune`` trains the encoder end to end; ``knn``, ``linear``, ``retrieval`` and ``svm`` read frozen
+features, extracted once per (encoder, split, views, tap) and kept in a feature cache (see
+:mod:`vssl.evaluation.feature_cache`). Test videos are seen as ``data.num_clips`` uniformly spaced clips ×
+``data.crops`` spatial crops. ``data.train_subset`` evaluates on a saved class-balanced subset of the training
+split (see :mod:`vssl.evaluation.subsets`). Every result is stored with its seed and the config's hash.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +19,28 @@ from vssl.benchmark.store import Result, ResultStore
 from vssl.config import config_hash
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset
-from vssl.data.manifest import class_names, read_manifest
+from vssl.data.manifest import Sample, class_names, read_manifest
 from vssl.data.sampling import RandomClipSampler, UniformClipSampler
-from vssl.data.transforms import build_eval_transform, build_train_transform
+from vssl.data.transforms import build_multi_crop_eval_transform, build_train_transform
 from vssl.errors import ConfigError, VsslError
-from vssl.evaluation.features import extract_clip_features, readable_rows
+from vssl.evaluation.feature_cache import FeatureCache, cached_tap_features, file_sha256
+from vssl.evaluation.features import readable_rows
 from vssl.evaluation.finetune import FinetuneConfig, finetune
 from vssl.evaluation.knn import knn_scores
 from vssl.evaluation.linear import LinearConfig, train_linear_probe
 from vssl.evaluation.metrics import classification_metrics
+from vssl.evaluation.retrieval import RETRIEVAL_TOP_K, protocol_name, retrieval_topk
+from vssl.evaluation.subsets import load_or_draw_subset
+from vssl.evaluation.svm import SVM_C, leave_one_out_scores, svm_scores, video_features
+from vssl.evaluation.taps import resolve_taps
 from vssl.models.checkpoints import load_encoder
 from vssl.models.registry import build_backbone
 from vssl.runtime import share_cpu_with_workers
 
-PROTOCOLS = ("knn", "linear", "finetune")
+PROTOCOLS = ("knn", "linear", "finetune", "retrieval", "svm")
+FROZEN_PROTOCOLS = ("knn", "linear", "retrieval", "svm")
+ENCODER_TAP = "pool"  # kNN and the linear probe read the encoder's own pooled output
+NO_FEATURE_CACHE = "none"
 
 
 @dataclass
@@ -38,8 +53,12 @@ class EvalDataConfig:
     clip_len: int = 8  # seed 001: T×τ = 8×8
     stride: int = 8
     num_clips: int = 10  # seed 001 §5: 10 uniformly spaced clips per test video
+    crops: int = 1  # spatial crops per test clip: 1 = centre, 3 = both ends and centre (seed 001 §5: 3)
     crop_size: int = 224
+    test_crop_size: int | None = None  # None: crop_size; seed 001 §5 tests on 256² crops of a 256 short side
     short_side: int = 256  # seed 001 §5: test short side 256
+    train_subset: int = 0  # 0 = every training video; N = a class-balanced subset of N (seed 003 §B.2.2)
+    subset_seed: int = 0  # which subset: the same for every encoder and evaluation seed
     batch_size: int = 8
     num_workers: int = 2
 
@@ -60,15 +79,33 @@ class KnnConfig:
 
 
 @dataclass
+class RetrievalConfig:
+    # Taps by pool name (see vssl.evaluation.taps), backbone tap name, a comma-separated string of them, or "all".
+    # Seed 002 Tables 3.5/3.6 report pool5; its Fig. 3.8 compares pool1-pool5 (best: pool3/pool4).
+    taps: tuple[str, ...] | str = ("pool5",)
+    top_k: tuple[int, ...] = RETRIEVAL_TOP_K
+
+
+@dataclass
+class SvmConfig:
+    tap: str = "pool5"  # seed 002 §2.4: the last conv layer; §3.6.3 picks pool3 (C3D, R(2+1)D) or pool4 (R3D)
+    c: float = SVM_C
+    leave_one_out: bool = False  # YUPENN (seed 002 §2.4): every test-split video scored by an SVM on all others
+
+
+@dataclass
 class EvalConfig:
     data: EvalDataConfig = field(default_factory=EvalDataConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     knn: KnnConfig = field(default_factory=KnnConfig)
     linear: LinearConfig = field(default_factory=LinearConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    svm: SvmConfig = field(default_factory=SvmConfig)
     seed: int = 0
     seeds: int = 1  # repeat each protocol with seeds seed, seed+1, ...
     store: str = "runs/results.sqlite"
+    feature_cache: str = ""  # folder of cached frozen features; "" = <store's folder>/feature_cache; "none" = off
     progress: bool = True
 
 
@@ -93,11 +130,17 @@ def build_encoder(config: EncoderConfig, seed: int):
     return encoder
 
 
+def sample_key(sample: Sample) -> tuple[str, float | None, float | None]:
+    return sample.path, sample.start, sample.end
+
+
 class EvalData:
     """Train/test samples of the manifest, their class names, and datasets built on demand."""
 
     def __init__(self, config: EvalDataConfig, progress: bool):
         self.config = config
+        if config.crops not in (1, 3):
+            raise ConfigError(f"data.crops={config.crops} must be 1 (centre) or 3 (both ends and centre)")
         self.train = read_manifest(config.manifest, split=config.train_split)
         self.test = read_manifest(config.manifest, split=config.test_split)
         for split, samples in ((config.train_split, self.train), (config.test_split, self.test)):
@@ -106,16 +149,143 @@ class EvalData:
         self.classes = {name: class_names(self.train + self.test, name) for name in config.labels}
         self.index = build_index(self.train + self.test, cache=index_path_for(config.manifest), progress=progress)
 
-    def clips(self, split: str, labels: list[str], training: bool = False, seed: int = 0) -> VideoClipDataset:
+    def train_samples(self, label: str) -> list[Sample]:
+        """Every training sample, or the class-balanced subset of ``data.train_subset`` balanced on ``label``."""
+        c = self.config
+        if c.train_subset == 0:
+            return self.train
+        return load_or_draw_subset(c.manifest, self.train, c.train_split, label, c.train_subset, c.subset_seed)
+
+    def clips(self, samples: list[Sample], labels: list[str], training: bool = False,
+              seed: int = 0) -> VideoClipDataset:
         c = self.config
         if training:  # fine-tuning: one random clip, random crop + flip, no colour augmentation
             sampler = RandomClipSampler(c.clip_len, c.stride)
             transform = build_train_transform(c.crop_size, c.short_side, strength=0.0, blur=False, grayscale_p=0.0)
         else:
             sampler = UniformClipSampler(c.clip_len, c.stride, c.num_clips)
-            transform = build_eval_transform(c.crop_size, c.short_side)
-        samples = self.train if split == "train" else self.test
+            transform = build_multi_crop_eval_transform(c.test_crop_size or c.crop_size, c.short_side, c.crops)
         return VideoClipDataset(samples, self.index, sampler, transform, labels, self.classes, seed=seed)
+
+    def views_key(self) -> dict:
+        """What determines a video's frozen test views (part of the feature cache key)."""
+        c = self.config
+        return {"clip_len": c.clip_len, "stride": c.stride, "num_clips": c.num_clips, "crops": c.crops,
+                "crop_size": c.test_crop_size or c.crop_size, "short_side": c.short_side}
+
+
+def encoder_key(config: EncoderConfig, seed: int, checkpoint_sha256: str | None) -> dict:
+    """The encoder's part of the feature cache key: the checkpoint's bytes, or the random init's spec and seed."""
+    if checkpoint_sha256 is not None:
+        return {"checkpoint_sha256": checkpoint_sha256}
+    depth = None if config.depth is None else list(config.depth)
+    return {"random": {"backbone": config.backbone, "width": config.width, "depth": depth, "seed": seed}}
+
+
+def feature_cache_for(config: EvalConfig) -> FeatureCache:
+    if config.feature_cache == NO_FEATURE_CACHE:
+        return FeatureCache(None)
+    return FeatureCache(config.feature_cache or Path(config.store).parent / "feature_cache")
+
+
+def protocol_taps(protocols: list[str], config: EvalConfig, tap_names: tuple[str, ...]) -> dict[str, list[str]]:
+    """The backbone taps each frozen protocol reads."""
+    taps = {p: [ENCODER_TAP] for p in ("knn", "linear") if p in protocols}
+    if "retrieval" in protocols:
+        taps["retrieval"] = resolve_taps(config.retrieval.taps, tap_names, "retrieval.taps")
+    if "svm" in protocols:
+        svm_taps = resolve_taps(config.svm.tap, tap_names, "svm.tap")
+        if len(svm_taps) != 1:
+            raise ConfigError(f"svm.tap: one tap expected, got '{config.svm.tap}'")
+        taps["svm"] = svm_taps
+    return taps
+
+
+class Recorder:
+    """Collects results of one `run_eval` call, each with the run id, encoder, dataset, seed and config hash."""
+
+    def __init__(self, config: EvalConfig):
+        self.run_id = uuid.uuid4().hex[:12]
+        self.encoder = encoder_name(config.encoder)
+        self.dataset = config.data.name or Path(config.data.manifest).resolve().parent.name
+        self.split = config.data.test_split
+        self.digest = config_hash(config)
+        self.results: list[Result] = []
+
+    def record(self, protocol: str, label: str, seed: int, metrics: dict[str, float]) -> None:
+        for metric, value in metrics.items():
+            self.results.append(Result(self.run_id, self.encoder, protocol, self.dataset, self.split, label, metric,
+                                       value, seed, self.digest))
+
+
+def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalData, seed: int, cache: FeatureCache,
+                         checkpoint_sha256: str | None, recorder: Recorder) -> set[str]:
+    """kNN / linear / retrieval / SVM for every label set on (cached) frozen features; → skipped video paths."""
+    encoder = build_encoder(config.encoder, seed)
+    taps = protocol_taps(protocols, config, encoder.tap_names)
+    needed = list(dict.fromkeys(tap for names in taps.values() for tap in names))
+    labels = list(config.data.labels)
+    key = {"encoder": encoder_key(config.encoder, seed, checkpoint_sha256), "views": data.views_key()}
+    manifest_sha256 = file_sha256(config.data.manifest)
+    skipped: set[str] = set()
+
+    def extract(split: str, samples: list[Sample]) -> tuple[VideoClipDataset, dict[str, torch.Tensor]]:
+        dataset = data.clips(samples, labels)
+        features, decode_failures = cached_tap_features(
+            cache, {**key, "data": {"manifest_sha256": manifest_sha256, "split": split}}, lambda: encoder, dataset,
+            needed, config.data.batch_size, config.data.num_workers, config.progress, f"{split} features")
+        skipped.update(decode_failures, dataset.unreadable)
+        return dataset, features
+
+    train_set, train = extract(config.data.train_split, data.train)
+    test_set, test = extract(config.data.test_split, data.test)
+    test_rows = readable_rows(test[needed[0]])
+    for label in labels:
+        subset = {sample_key(s) for s in data.train_samples(label)}
+        in_subset = torch.tensor([sample_key(s) in subset for s in train_set.samples])
+        train_rows = readable_rows(train[needed[0]]) & in_subset
+        y_train = torch.as_tensor(train_set.labels(label))[train_rows]
+        y_test = torch.as_tensor(test_set.labels(label))[test_rows]
+        num_classes = len(data.classes[label])
+        for protocol, names in taps.items():
+            for tap in names:
+                x_train, x_test = train[tap][train_rows], test[tap][test_rows]
+                if protocol == "knn":
+                    scores = knn_scores(x_train.mean(dim=1), y_train, x_test.mean(dim=1), num_classes, config.knn.k,
+                                        config.knn.temperature)
+                    recorder.record("knn", label, seed, classification_metrics(scores, y_test))
+                elif protocol == "linear":
+                    scores = train_linear_probe(x_train, y_train, x_test, num_classes, config.linear, seed)
+                    recorder.record("linear", label, seed, classification_metrics(scores, y_test))
+                elif protocol == "retrieval":
+                    hits = retrieval_topk(x_train.mean(dim=1), y_train, x_test.mean(dim=1), y_test,
+                                          config.retrieval.top_k)
+                    recorder.record(protocol_name(tap), label, seed, {f"top{k}": v for k, v in hits.items()})
+                else:
+                    recorder.record(f"svm@{tap}", label, seed, classification_metrics(
+                        svm_protocol_scores(config, x_train, y_train, x_test, y_test, num_classes, seed), y_test))
+    return skipped
+
+
+def svm_protocol_scores(config: EvalConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
+                        y_test: torch.Tensor, num_classes: int, seed: int) -> torch.Tensor:
+    """SVM decision values of the test videos: leave-one-out within the test split, or trained on the train split."""
+    if config.svm.leave_one_out:
+        return leave_one_out_scores(video_features(x_test), y_test, num_classes, config.svm.c, seed)
+    return svm_scores(video_features(x_train), y_train, video_features(x_test), num_classes, config.svm.c, seed)
+
+
+def run_finetune(config: EvalConfig, data: EvalData, label: str, seed: int, recorder: Recorder) -> set[str]:
+    torch.manual_seed(seed)
+    encoder = build_encoder(config.encoder, seed)
+    train_set = data.clips(data.train_samples(label), [label], training=True, seed=seed)
+    test_set = data.clips(data.test, [label])
+    scores, skipped = finetune(encoder, train_set, test_set, len(data.classes[label]), config.finetune,
+                               config.data.num_workers, config.progress)
+    ok = ~scores.isnan().any(dim=1)
+    recorder.record("finetune", label, seed,
+                    classification_metrics(scores[ok], torch.as_tensor(test_set.labels(label))[ok]))
+    return {*skipped, *train_set.unreadable, *test_set.unreadable}
 
 
 def run_eval(protocols: list[str], config: EvalConfig) -> list[Result]:
@@ -125,58 +295,23 @@ def run_eval(protocols: list[str], config: EvalConfig) -> list[Result]:
         raise ConfigError(f"unknown protocol '{unknown[0]}' (available: {', '.join(PROTOCOLS)})")
     if not config.data.manifest:
         raise ConfigError("missing config key 'data.manifest'")
+    random_init = config.encoder.checkpoint == "random"
+    if not random_init and not Path(config.encoder.checkpoint).is_file():
+        raise VsslError(f"encoder.checkpoint: file not found: {config.encoder.checkpoint}")
     share_cpu_with_workers(config.data.num_workers)
     data = EvalData(config.data, config.progress)
-    name = encoder_name(config.encoder)
-    dataset_name = config.data.name or Path(config.data.manifest).resolve().parent.name
-    run_id = uuid.uuid4().hex[:12]
-    digest = config_hash(config)
-    results: list[Result] = []
+    recorder = Recorder(config)
+    cache = feature_cache_for(config)
+    frozen = [p for p in protocols if p in FROZEN_PROTOCOLS]
+    checkpoint_sha256 = None if random_init or not frozen else file_sha256(config.encoder.checkpoint)
     skipped: set[str] = set()
-
-    def record(protocol: str, label: str, seed: int, metrics: dict[str, float]):
-        for metric, value in metrics.items():
-            results.append(Result(run_id, name, protocol, dataset_name, config.data.test_split, label, metric,
-                                  value, seed, digest))
-
-    frozen = [p for p in protocols if p in ("knn", "linear")]
-    labels = list(config.data.labels)
-    features = None
     for seed in range(config.seed, config.seed + config.seeds):
-        if frozen and (features is None or config.encoder.checkpoint == "random"):
-            encoder = build_encoder(config.encoder, seed)
-            frozen_train, frozen_test = data.clips("train", labels), data.clips("test", labels)
-            train_features, s1 = extract_clip_features(encoder, frozen_train, config.data.batch_size,
-                                                       config.data.num_workers, config.progress, "train features")
-            test_features, s2 = extract_clip_features(encoder, frozen_test, config.data.batch_size,
-                                                      config.data.num_workers, config.progress, "test features")
-            skipped.update(s1, s2, frozen_train.unreadable, frozen_test.unreadable)
-            train_ok, test_ok = readable_rows(train_features), readable_rows(test_features)
-            features = (train_features[train_ok], test_features[test_ok])
-        for label in labels:
-            num_classes = len(data.classes[label])
-            if frozen:
-                y_train = torch.as_tensor(frozen_train.labels(label))[train_ok]
-                y_test = torch.as_tensor(frozen_test.labels(label))[test_ok]
-                if "knn" in frozen:
-                    scores = knn_scores(features[0].mean(dim=1), y_train, features[1].mean(dim=1), num_classes,
-                                        config.knn.k, config.knn.temperature)
-                    record("knn", label, seed, classification_metrics(scores, y_test))
-                if "linear" in frozen:
-                    scores = train_linear_probe(features[0], y_train, features[1], num_classes, config.linear, seed)
-                    record("linear", label, seed, classification_metrics(scores, y_test))
-            if "finetune" in protocols:
-                torch.manual_seed(seed)
-                encoder = build_encoder(config.encoder, seed)
-                train_set = data.clips("train", [label], training=True, seed=seed)
-                test_set = data.clips("test", [label])
-                scores, s = finetune(encoder, train_set, test_set, num_classes, config.finetune,
-                                     config.data.num_workers, config.progress)
-                skipped.update(s, train_set.unreadable, test_set.unreadable)
-                ok = ~scores.isnan().any(dim=1)
-                record("finetune", label, seed,
-                       classification_metrics(scores[ok], torch.as_tensor(test_set.labels(label))[ok]))
+        if frozen:
+            skipped |= run_frozen_protocols(frozen, config, data, seed, cache, checkpoint_sha256, recorder)
+        if "finetune" in protocols:
+            for label in config.data.labels:
+                skipped |= run_finetune(config, data, label, seed, recorder)
     if skipped:
         print(f"skipped {len(skipped)} unreadable video(s): {', '.join(sorted(skipped)[:5])}")
-    ResultStore(config.store).add(results)
-    return results
+    ResultStore(config.store).add(recorder.results)
+    return recorder.results
