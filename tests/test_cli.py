@@ -7,9 +7,8 @@ import pytest
 
 from vssl.cli import build_parser, main
 
-SUBCOMMANDS = [["demo"], ["data", "synth"], ["data", "import"], ["data", "index"], ["data", "check"], ["pretrain"],
-               ["eval"],
-               ["results"], ["models"], ["methods"]]
+SUBCOMMANDS = [["demo"], ["data", "synth"], ["data", "import"], ["data", "labels", "statistics"],
+               ["data", "index"], ["data", "check"], ["pretrain"], ["eval"], ["results"], ["models"], ["methods"]]
 
 
 @pytest.mark.parametrize("words", SUBCOMMANDS, ids=" ".join)
@@ -82,6 +81,18 @@ def test_data_import_writes_a_ucf101_manifest(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["data", "import", "ucf101", str(root), "--out", str(tmp_path / "x.csv"), "--option", "fold=9"])
     assert exit_info.value.code == 2 and "fold" in capsys.readouterr().err
+
+
+def test_data_labels_statistics_writes_the_cache_the_method_asks_for(micro_manifest, tmp_path, capsys):
+    """The command the statistics method prints when labels are missing is exactly what this CLI runs."""
+    from vssl.data.label_cache import default_labels_path, labels_command, resolve_position_step
+
+    main(["data", "labels", "statistics", str(micro_manifest), "--clip-len", "8", "--quiet"])
+    expected = default_labels_path(micro_manifest, "pretrain", 8, 1, resolve_position_step(8, 1, None))
+    assert f"statistics labels: {expected}" in capsys.readouterr().out and expected.is_file()
+    words = labels_command(micro_manifest, "pretrain", 8, 1).split()
+    assert words[:3] == ["vssl", "data", "labels"]
+    build_parser().parse_args(words[1:])  # every flag it prints exists
 
 
 def test_parser_accepts_overrides_without_preset():

@@ -38,6 +38,14 @@ def cmd_data_import(args) -> None:
           + ", ".join(f"{name} {len(names)}" for name, names in info.classes.items()))
 
 
+def cmd_data_labels_statistics(args) -> None:
+    from vssl.data.label_cache import compute_statistics_labels
+
+    path = compute_statistics_labels(args.manifest, split=args.split, clip_len=args.clip_len, stride=args.stride,
+                                     out=args.out, progress=not args.quiet, position_step=args.position_step)
+    print(f"statistics labels: {path}")
+
+
 def cmd_data_index(args) -> None:
     from vssl.data.index import build_index, index_path_for
     from vssl.data.manifest import read_manifest
@@ -185,6 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="format option, e.g. fold=2 (repeatable; see the list below)")
     p.set_defaults(func=cmd_data_import)
+    labels = data.add_parser("labels", help="pre-compute pretext-task labels").add_subparsers(
+        dest="labels_command", required=True)
+    p = labels.add_parser("statistics", help="seed 002's 14 motion + 13 appearance statistics per clip position "
+                          "(Farnebäck flow), cached for `vssl pretrain statistics_tiny ...`")
+    p.add_argument("manifest")
+    p.add_argument("--split", default="pretrain")
+    p.add_argument("--clip-len", type=int, default=16, help="frames per clip (seed 002 §3.4.2: 16)")
+    p.add_argument("--stride", type=int, default=1, help="frame step inside a clip (default 1: consecutive)")
+    p.add_argument("--position-step", type=int, default=None,
+                   help="frames between labelled clip starts (default: one clip span, non-overlapping)")
+    p.add_argument("--out", default=None, help="cache file (default: next to the manifest)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_data_labels_statistics)
     p = data.add_parser("index", help="probe every video of a manifest once and cache frames/fps/size")
     p.add_argument("manifest")
     p.add_argument("--quiet", action="store_true")

@@ -7,6 +7,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from vssl.methods.distributed import all_reduce_max, all_reduce_sum
+
 
 def info_nce(query: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor, temperature: float,
              multi_positive: str = "sum") -> torch.Tensor:
@@ -57,16 +59,22 @@ def byol_loss(prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3) -> torch.Tensor:
-    """Equipartitioned soft codes for a batch (SwAV; seed 001 §B.1: 3 iterations, ε = 0.05).
+    """Equipartitioned soft codes for the global batch (SwAV; seed 001 §B.1: 3 iterations, ε = 0.05).
 
-    scores [B, K] (embedding · prototype). Q = exp(scores/ε) is alternately scaled so that every prototype
-    receives B/K of the mass and every sample 1; returns Q [B, K] whose rows sum to 1 and columns to B/K.
+    scores [B, K] (embedding · prototype) of this process's samples. Q = exp(scores/ε) is alternately scaled so
+    that every prototype receives 1/K of the mass and every sample 1/B_global; returns Q·B_global [B, K], whose
+    rows sum to 1 and whose columns, summed over all processes, sum to B_global/K. Under DDP the statistics
+    that run over samples (the maximum, the total, the per-prototype sums, B_global) are all-reduced across
+    processes, as seed 001 §B.1 and SwAV's own code do, so the codes equal those of one process holding the
+    global batch.
     """
-    q = torch.exp((scores - scores.max()) / epsilon).t()  # [K, B]; the shift cancels in the normalisation
-    q /= q.sum()
-    num_prototypes, batch = q.shape
+    shift = all_reduce_max(scores.max().clone())  # the shift cancels in the normalisation
+    q = torch.exp((scores - shift) / epsilon).t()  # [K, B]
+    q /= all_reduce_sum(q.sum())
+    num_prototypes = q.shape[0]
+    batch = int(all_reduce_sum(torch.tensor(q.shape[1], device=q.device)))
     for _ in range(iterations):
-        q /= q.sum(dim=1, keepdim=True) * num_prototypes  # each prototype: total 1/K
+        q /= all_reduce_sum(q.sum(dim=1, keepdim=True)) * num_prototypes  # each prototype: total 1/K
         q /= q.sum(dim=0, keepdim=True) * batch  # each sample: total 1/B
     return (q * batch).t()
 

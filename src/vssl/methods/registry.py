@@ -8,10 +8,15 @@ from vssl.errors import ConfigError
 
 # name → (module, method class, config class); modules are imported lazily so listing stays cheap
 _METHODS = {
+    "pace": ("vssl.methods.pace", "PacePrediction", "PaceConfig"),
+    "prp": ("vssl.methods.prp", "PRP", "PRPConfig"),
+    "rotnet3d": ("vssl.methods.rotnet3d", "RotNet3D", "RotNet3DConfig"),
+    "vcop": ("vssl.methods.vcop", "VCOP", "VCOPConfig"),
     "rho_byol": ("vssl.methods.rho_byol", "RhoBYOL", "RhoBYOLConfig"),
     "rho_moco": ("vssl.methods.rho_moco", "RhoMoCo", "RhoMoCoConfig"),
     "rho_simclr": ("vssl.methods.rho_simclr", "RhoSimCLR", "RhoSimCLRConfig"),
     "rho_swav": ("vssl.methods.rho_swav", "RhoSwAV", "RhoSwAVConfig"),
+    "statistics": ("vssl.methods.statistics", "Statistics", "StatisticsConfig"),
 }
 
 

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from vssl.methods.base import Method, RhoClipsConfig
+from vssl.methods.distributed import concat_all_gather, is_distributed, shuffle_across_ranks, unshuffle_across_ranks
 from vssl.methods.losses import cosine_momentum, info_nce
 from vssl.models.heads import mlp_head
 
@@ -22,7 +23,7 @@ class RhoMoCoConfig(RhoClipsConfig):
     proj_layers: int = 3
     proj_batch_norm: bool = False
     multi_positive: str = "rows"  # "rows" = PySlowFast form (one InfoNCE row per positive); "sum" = Eq. 1
-    shuffle_bn_groups: int = 4  # keys: BN statistics over random groups of clips, never the query's batch (MoCo §3.3)
+    shuffle_bn_groups: int = 4  # one process: keys' BN over random groups of clips (MoCo §3.3); DDP: one per process
 
 
 class RhoMoCo(Method):
@@ -59,19 +60,24 @@ class RhoMoCo(Method):
                             self.config.multi_positive) / num_views
             self.manual_backward(loss)
             total = total + loss.detach()
-        self._pending_keys = keys.flatten(0, 1)
+        self._pending_keys = concat_all_gather(keys.flatten(0, 1))  # every process enqueues the global batch
         self.log("train/momentum", momentum, on_step=True, on_epoch=False, batch_size=batch)
         return total
 
     @torch.no_grad()
     def shuffled_keys(self, clips: torch.Tensor) -> torch.Tensor:
-        """Key embeddings with shuffling BN (MoCo, He et al. 2020 §3.3) emulated in one process.
+        """Key embeddings with shuffling BN (MoCo, He et al. 2020 §3.3), so a key's batch statistics do not come
+        from the batch its query was normalised with; otherwise the model can tell positives from the queue's
+        negatives by batch statistics alone.
 
-        Clips are permuted and split into ``shuffle_bn_groups`` groups whose BN statistics are computed
-        separately, so a key's batch statistics do not come from the batch its query was normalised with;
-        otherwise the model can tell positives from the queue's negatives by batch statistics alone.
+        Under DDP the clips of all processes are permuted and each process embeds one share (MoCo's own scheme).
+        In one process the clips are permuted and split into ``shuffle_bn_groups`` groups normalised separately.
         """
         generator = torch.Generator().manual_seed(self.global_step)  # a function of the step: resumable
+        if is_distributed():
+            shuffled, order = shuffle_across_ranks(clips, generator)
+            embedded = self.key_head(self.key_backbone(shuffled))
+            return F.normalize(unshuffle_across_ranks(embedded, order, clips.shape[0]), dim=1)
         order = torch.randperm(clips.shape[0], generator=generator).to(clips.device)
         groups = min(self.config.shuffle_bn_groups, clips.shape[0] // 2) or 1
         embedded = torch.cat([self.key_head(self.key_backbone(chunk)) for chunk in clips[order].chunk(groups)])
@@ -81,7 +87,8 @@ class RhoMoCo(Method):
 
     @torch.no_grad()
     def after_step(self, views: torch.Tensor) -> None:
-        """Push every clip's key into the queue (PySlowFast [code]), overwriting the oldest entries."""
+        """Push every clip's key of the global batch into the queue (PySlowFast [code]), overwriting the oldest
+        entries; every process pushes the same keys, so the queues stay identical."""
         size = self.queue.shape[0]
         keys = self._pending_keys[-size:]
         pointer = int(self.queue_pointer)

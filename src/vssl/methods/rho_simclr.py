@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from vssl.methods.base import Method, RhoClipsConfig
+from vssl.methods.distributed import gather_with_grad, rank_offset
 from vssl.methods.losses import info_nce
 from vssl.models.heads import mlp_head
 
@@ -31,22 +32,33 @@ class RhoSimCLR(Method):
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
         batch, num_views = views.shape[:2]
         embeddings = F.normalize(self.head(self.backbone(views.flatten(0, 1))), dim=1).view(batch, num_views, -1)
-        loss = simclr_loss(embeddings, self.config.temperature, self.config.multi_positive)
+        everyone = gather_with_grad(embeddings)  # negatives from the global batch (seed 001 §B.1)
+        loss = simclr_loss(embeddings, self.config.temperature, self.config.multi_positive, everyone,
+                           rank_offset(batch, views.device))
         self.manual_backward(loss)
         return loss.detach()
 
 
-def simclr_loss(embeddings: torch.Tensor, temperature: float, multi_positive: str = "sum") -> torch.Tensor:
-    """Mean over all B·V clips of InfoNCE with the clip's V−1 sibling clips as positives and the (B−1)·V clips
-    of the other videos as negatives. ``embeddings`` [B, V, d], L2-normalised."""
+def simclr_loss(embeddings: torch.Tensor, temperature: float, multi_positive: str = "sum",
+                everyone: torch.Tensor | None = None, first_video: int = 0) -> torch.Tensor:
+    """Mean over this process's B·V clips of InfoNCE with the clip's V−1 sibling clips as positives and all clips
+    of the other videos in the global batch as negatives.
+
+    ``embeddings`` [B, V, d], L2-normalised: this process's videos. ``everyone`` [N, V, d]: the videos of all
+    processes (default: ``embeddings``, i.e. one process), in which this process's videos start at row
+    ``first_video``; each query has (N−1)·V negatives.
+    """
+    everyone = embeddings if everyone is None else everyone
     batch, num_views, dim = embeddings.shape
+    total = everyone.shape[0]
+    candidates = everyone.reshape(total * num_views, dim)
+    video_of = torch.arange(total, device=embeddings.device).repeat_interleave(num_views)
+    own_video = torch.arange(first_video, first_video + batch, device=embeddings.device)
+    other_videos = video_of[None, :] != own_video[:, None]  # [B, N·V]
+    negatives = candidates[None].expand(batch, -1, -1)[other_videos].view(batch, (total - 1) * num_views, dim)
     losses = []
     for query_index in range(num_views):
         others = [j for j in range(num_views) if j != query_index]
-        everything = embeddings.reshape(batch * num_views, dim)
-        video_of = torch.arange(batch, device=embeddings.device).repeat_interleave(num_views)
-        other_videos = video_of[None, :] != torch.arange(batch, device=embeddings.device)[:, None]  # [B, B·V]
-        negatives = everything[None].expand(batch, -1, -1)[other_videos].view(batch, (batch - 1) * num_views, dim)
         losses.append(info_nce(embeddings[:, query_index], embeddings[:, others], negatives, temperature,
                                multi_positive))
     return torch.stack(losses).mean()

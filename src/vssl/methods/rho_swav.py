@@ -39,6 +39,7 @@ class RhoSwAV(Method):
             self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
         embeddings = F.normalize(self.head(self.backbone(views.flatten(0, 1))), dim=1)
         scores = self.prototypes(embeddings).view(batch, num_views, -1)
+        # under DDP the Sinkhorn codes are normalised over the global batch (losses.sinkhorn_knopp, seed 001 §B.1)
         loss = swav_loss(scores, self.config.temperature, self.config.epsilon, self.config.sinkhorn_iterations)
         self.manual_backward(loss)
         if self.current_epoch < self.config.freeze_prototypes_epochs:

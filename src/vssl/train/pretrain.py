@@ -10,6 +10,7 @@ from pathlib import Path
 
 import lightning as L
 import yaml
+from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
@@ -52,6 +53,9 @@ class ModelConfig:
         return {"width": self.width} | ({} if self.depth is None else {"depth": tuple(self.depth)})
 
 
+STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork")
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 200  # seed 001 §B.1: 200 epochs default
@@ -60,9 +64,24 @@ class TrainConfig:
     out_dir: str = "runs/pretrain"
     resume: bool = False  # continue from out_dir/checkpoints/last.ckpt
     accelerator: str = "auto"
-    devices: int = 1
+    devices: int = 1  # processes per node under DDP
+    num_nodes: int = 1
+    strategy: str = "auto"  # or "ddp" (re-runs the command per process), "ddp_spawn" / "ddp_fork" (in-process)
+    sync_batchnorm: bool = False  # seed 001 §B.1: SyncBN for BYOL, SimCLR, SwAV; per-GPU BN for MoCo. GPU only
     precision: str = "32-true"
     progress: bool = True
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"train.strategy: expected one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        for key in ("devices", "num_nodes"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"train.{key}: expected a count >= 1, got {getattr(self, key)!r}")
+
+    @property
+    def processes(self) -> int:
+        """Data-parallel processes (each loads ``batch_size`` videos per step)."""
+        return self.devices * self.num_nodes
 
 
 @dataclass
@@ -137,7 +156,8 @@ def run_pretrain(config: PretrainConfig) -> Path:
     loader = make_loader(dataset, config.train.batch_size, shuffle=True, num_workers=config.data.num_workers,
                          drop_last=True, seed=config.train.seed,
                          order=method_class.build_order(method_config, dataset, config.train.seed))
-    steps_per_epoch = len(dataset) // config.train.batch_size
+    # under DDP each process reads every processes-th video of the epoch's order (Lightning's distributed sampler)
+    steps_per_epoch = math.ceil(len(dataset) / config.train.processes) // config.train.batch_size
     backbone = build_backbone(config.model.backbone, **config.model.kwargs())
     method = method_class(backbone, method_config, config.optim, steps_per_epoch,
                           steps_per_epoch * config.train.epochs)
@@ -151,10 +171,14 @@ def run_pretrain(config: PretrainConfig) -> Path:
     if config.train.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, steps_per_epoch // 10)))
     trainer = L.Trainer(max_epochs=config.train.epochs, accelerator=config.train.accelerator,
-                        devices=config.train.devices, precision=config.train.precision,
+                        devices=config.train.devices, num_nodes=config.train.num_nodes,
+                        strategy=config.train.strategy, sync_batchnorm=config.train.sync_batchnorm,
+                        precision=config.train.precision,
                         logger=CSVLogger(out, name="logs"), callbacks=callbacks,  # a new version_N per (re)start
                         enable_progress_bar=config.train.progress, enable_model_summary=False,
                         log_every_n_steps=max(1, min(10, steps_per_epoch)), num_sanity_val_steps=0)
+    if config.train.sync_batchnorm and trainer.world_size > 1 and isinstance(trainer.accelerator, CPUAccelerator):
+        raise ConfigError("train.sync_batchnorm=true needs GPUs: PyTorch's SyncBatchNorm does not run on CPU")
     trainer.fit(method, loader, ckpt_path=str(last_checkpoint) if config.train.resume else None)
 
     save_encoder(out / "encoder.pt", method.encoder, config.model.backbone, config.model.kwargs())

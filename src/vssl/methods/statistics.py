@@ -1,0 +1,148 @@
+"""Spatio-temporal statistics regression (seed 002, Wang, Ch. 2–3): two heads regress a clip's 14 motion and 13
+appearance labels (``vssl.data.flow_statistics``), read from the label cache (``vssl.data.label_cache``).
+
+Loss (Eq. 3.3): λ_m·MSE(ŷ_m, y_m) + λ_a·MSE(ŷ_a, y_a), λ_m = 1, λ_a = 0.1 (§3.4.2). The thesis writes the L2 norm
+‖ŷ − y‖₂; the authors' code minimises the mean squared error (``nn.MSELoss``) of the label indices, used here.
+Each head is fc 2048 → fc 2048 → output on the backbone's pooled features (Table 2.1).
+
+Data, and why it differs from the usual augmentation:
+- The clips are the labelled positions of the cache, one per video and epoch (``LabelledClipSampler``). Compute the
+  labels first with ``vssl data labels statistics MANIFEST --split … --clip-len … --stride …``; a missing cache is
+  a ``VsslError`` that prints that exact command.
+- The labels describe regions of the *whole* frame, so the clip is the whole frame resized to ``crop_size``² (the
+  regions are defined relative to the frame, so they map exactly onto the input) with no random crop, which would
+  move every region boundary, and no colour jitter, which would change the colour labels (the paper's recipe has
+  none either). ``data.short_side``, ``data.color_strength``, ``data.inception_crop``, ``data.flip``,
+  ``data.temporal_difference_p`` and ``data.fps_jitter`` (which would move clips off their labelled frames) are
+  not used.
+- Horizontal flip (§3.4.2: random flip of the whole clip) is done here, on the batch, where the labels are known:
+  a flipped clip is regressed onto the labels of the mirrored clip, which the cache holds. The coin is drawn from
+  the global step, so a resumed run flips the same clips.
+- ``curriculum`` orders the videos by motion concentration (seed 002 §3.2; ``vssl.data.curriculum``).
+- Seed 004 varies task complexity only for RotNet, VCOP and PRP, not for this task, so there is no complexity setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from vssl.data.curriculum import CurriculumOrder, check_curriculum
+from vssl.data.flow_statistics import APPEARANCE_LABELS, MOTION_LABELS
+from vssl.data.label_cache import LabelledClipSampler, LabelTable, default_labels_path, labels_command
+from vssl.data.transforms import Compose, Normalize, VideoTransform, resize_frames
+from vssl.errors import ConfigError, VsslError
+from vssl.methods.base import Method
+from vssl.models.heads import mlp_head
+
+
+@dataclass
+class StatisticsConfig:
+    motion_weight: float = 1.0  # λ_m, seed 002 §3.4.2
+    appearance_weight: float = 0.1  # λ_a, seed 002 §3.4.2
+    head_hidden: int = 2048  # seed 002 Table 2.1: fc6 and fc7 of 2048 in each branch
+    head_layers: int = 3  # fc6, fc7, output (Table 2.1)
+    position_step: int = 0  # frames between labelled clip starts; 0 = one clip span (non-overlapping, §3.4.2)
+    labels: str = ""  # label cache file; "" = the default next to data.manifest (vssl.data.label_cache)
+    flip: bool = True  # seed 002 §3.4.2: random horizontal flip of the whole clip, with the mirrored clip's labels
+    curriculum: str = "none"  # none | single_step | easiest_half | hardest_half | random_half (§3.2, Table 3.3)
+    curriculum_step_epochs: int = 10  # Eq. 3.2 step_length, in epochs: half of the paper's 20 (§3.4.2)
+
+    def __post_init__(self):
+        check_curriculum(self.curriculum)
+        if self.position_step < 0:
+            raise ConfigError(f"method.position_step: expected an integer >= 0, got {self.position_step}")
+
+
+def statistics_loss(motion_prediction: torch.Tensor, motion_labels: torch.Tensor,
+                    appearance_prediction: torch.Tensor, appearance_labels: torch.Tensor,
+                    motion_weight: float, appearance_weight: float) -> torch.Tensor:
+    """λ_m·mean((ŷ_m − y_m)²) + λ_a·mean((ŷ_a − y_a)²) over clips and labels (seed 002 Eq. 3.3, authors' MSE)."""
+    return (motion_weight * F.mse_loss(motion_prediction, motion_labels)
+            + appearance_weight * F.mse_loss(appearance_prediction, appearance_labels))
+
+
+class FullFrameResize(VideoTransform):
+    """The whole frame resized (bilinear) to ``size``², so whole-frame region labels stay exact."""
+
+    def __init__(self, size: int):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise VsslError(f"data.crop_size must be an integer >= 1, got {size!r}")
+        self.size = size
+
+    def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return resize_frames(video, self.size, self.size)
+
+
+def _position_step(config: StatisticsConfig) -> int | None:
+    return config.position_step or None
+
+
+class Statistics(Method):
+    """Regress the statistics labels of each clip with a motion head and an appearance head."""
+
+    def __init__(self, backbone, config: StatisticsConfig, optim, steps_per_epoch, total_steps):
+        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+        self.motion_head = mlp_head(backbone.feature_dim, config.head_hidden, MOTION_LABELS, config.head_layers,
+                                    batch_norm=False)
+        self.appearance_head = mlp_head(backbone.feature_dim, config.head_hidden, APPEARANCE_LABELS,
+                                        config.head_layers, batch_norm=False)
+        self.label_table: LabelTable | None = None
+
+    @classmethod
+    def build_sampler(cls, config: StatisticsConfig, data) -> LabelledClipSampler:
+        """Clips at the cached labelled positions; the cache must exist (the error names the command)."""
+        step = _position_step(config)
+        path = config.labels or default_labels_path(data.manifest, data.split, data.clip_len, data.stride, step)
+        command = labels_command(data.manifest, data.split, data.clip_len, data.stride, step, config.labels or None)
+        if not Path(path).is_file():
+            raise VsslError(f"{path}: statistics labels not found; compute them first with: {command}")
+        return LabelledClipSampler(data.clip_len, data.stride, step, path, command)
+
+    @classmethod
+    def build_transform(cls, config: StatisticsConfig, data) -> Compose:
+        return Compose([FullFrameResize(data.crop_size), Normalize()])
+
+    @classmethod
+    def views_per_clip(cls, config: StatisticsConfig) -> int:
+        return 1
+
+    @classmethod
+    def build_order(cls, config: StatisticsConfig, dataset, seed: int) -> CurriculumOrder | None:
+        """The curriculum over the dataset's videos, scored from the label cache; None = plain shuffling."""
+        if config.curriculum == "none":
+            return None
+        table = dataset.sampler.load_labels()
+        scores = [table.video_concentration(sample.path) for sample in dataset.samples]
+        return CurriculumOrder(scores, config.curriculum, config.curriculum_step_epochs, seed)
+
+    def labels(self) -> LabelTable:
+        """The label cache of the training data, loaded on first use from the path its clip sampler carries (the
+        method is built without the data config, the sampler with it)."""
+        if self.label_table is None:
+            self.label_table = self.trainer.train_dataloader.dataset.sampler.load_labels()
+        return self.label_table
+
+    def flips(self, batch_size: int) -> torch.Tensor:
+        """Which clips of this step are mirrored: a fair coin each, drawn from the global step (resumable)."""
+        if not self.config.flip:
+            return torch.zeros(batch_size, dtype=torch.bool)
+        generator = torch.Generator().manual_seed(self.global_step)
+        return torch.rand(batch_size, generator=generator) < 0.5
+
+    def train_batch(self, batch: dict) -> torch.Tensor:
+        clips = batch["clips"][:, 0]  # [B, C, T, H, W]: one clip per video
+        mirrored = self.flips(clips.shape[0])
+        clips = torch.where(mirrored.view(-1, 1, 1, 1, 1).to(clips.device), clips.flip(-1), clips)
+        starts = batch["frames"][:, 0, 0].tolist()
+        motion, appearance = self.labels().targets(batch["paths"], starts, mirrored.tolist())
+        motion = torch.as_tensor(motion, dtype=clips.dtype, device=clips.device)
+        appearance = torch.as_tensor(appearance, dtype=clips.dtype, device=clips.device)
+        features = self.backbone(clips)
+        loss = statistics_loss(self.motion_head(features), motion, self.appearance_head(features), appearance,
+                               self.config.motion_weight, self.config.appearance_weight)
+        self.manual_backward(loss)
+        return loss.detach()
