@@ -183,3 +183,56 @@ def test_results_summary_over_seeds(first_run):
     _, results, _ = first_run
     knn = [row for row in summarise(results) if row.protocol == "knn" and row.metric == "top1"]
     assert len(knn) == 2 and all(row.seeds == 2 for row in knn)
+
+
+def test_aslan_protocol_reads_the_pair_file_and_separates_identical_pairs(micro_manifest, tmp_path):
+    """ASLAN-style manifest: 8 videos in split ``all``, pairs over 2 folds. A video paired with itself (same = 1)
+    has distance 0 on all 12 measures while two different videos (same = 0) do not: the SVM gets every fold right.
+    One pair names an unreadable video and is left out, not fatal."""
+    from vssl.data.formats.aslan import Pair, write_pairs
+    from vssl.data.manifest import Sample, write_manifest
+
+    videos = read_manifest(micro_manifest, split="test")[:8]
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    samples = [Sample(s.path, "all", s.labels) for s in videos] + [Sample(str(broken), "all", videos[0].labels)]
+    manifest = tmp_path / "aslan.csv"
+    write_manifest(samples, manifest)
+    pairs = []
+    for fold in (1, 2):
+        for i in range(4):
+            a = videos[4 * (fold - 1) + i].path
+            b = videos[4 * (fold - 1) + (i + 1) % 4].path
+            pairs += [Pair(fold, a, a, True), Pair(fold, a, b, False)]
+    write_pairs(pairs + [Pair(1, str(broken), videos[0].path, False)], manifest)
+    config = _config(manifest, tmp_path, "data.train_split=all", "data.test_split=all", "data.labels=[appearance]",
+                     "svm.protocol=aslan", "svm.aslan_taps=[layer2,layer3,layer4]")
+    results = run_eval(["svm"], config)
+    assert [(r.protocol, r.label, r.metric, r.value) for r in results] == [("svm@aslan", "same", "accuracy", 100.0)]
+
+
+def test_unknown_svm_protocol_names_the_key(micro_manifest, tmp_path):
+    with pytest.raises(ConfigError, match="svm.protocol.*loo"):
+        run_eval(["svm"], _config(micro_manifest, tmp_path, "svm.protocol=loo"))
+
+
+def test_unset_splits_come_from_the_imported_dataset(micro_manifest, tmp_path):
+    """An imported dataset reports on its own split (e.g. SSv2 'val'); without a sidecar: train / test."""
+    import dataclasses
+
+    from vssl.data.formats.common import DatasetInfo, write_dataset_info
+    from vssl.data.manifest import Sample, write_manifest
+    from vssl.evaluation.run import EvalDataConfig, with_dataset_splits
+
+    manifest = tmp_path / "m.csv"
+    write_manifest([Sample(s.path, {"train": "training", "test": "val"}.get(s.split, s.split), s.labels)
+                    for s in read_manifest(micro_manifest)], manifest)
+    assert (with_dataset_splits(EvalDataConfig(manifest=str(manifest))).train_split,
+            with_dataset_splits(EvalDataConfig(manifest=str(manifest))).test_split) == ("train", "test")
+    write_dataset_info(DatasetInfo("ssv2", {}, False, {}, train_split="training", test_split="val"), manifest)
+    resolved = with_dataset_splits(EvalDataConfig(manifest=str(manifest)))
+    assert (resolved.train_split, resolved.test_split) == ("training", "val")
+    explicit = with_dataset_splits(dataclasses.replace(resolved, train_split="", test_split="training"))
+    assert explicit.test_split == "training"
+    results = run_eval(["knn"], _config(manifest, tmp_path))
+    assert {r.split for r in results} == {"val"}

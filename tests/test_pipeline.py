@@ -151,3 +151,17 @@ def test_interrupted_run_resumes_bit_exactly(micro_manifest, tmp_path, monkeypat
     momenta_resumed = [s["momentum_buffer"] for s in b["optimizer_states"][0]["state"].values()]
     assert all(torch.equal(x, y) for x, y in zip(momenta, momenta_resumed))
     assert a["lr_schedulers"][0]["last_epoch"] == b["lr_schedulers"][0]["last_epoch"] == 8
+
+
+def test_pretraining_on_a_no_flip_dataset_turns_flips_off(micro_manifest, tmp_path):
+    """A manifest imported from a direction-sensitive dataset (SSv2: "left to right") is never mirrored."""
+    import yaml
+
+    from vssl.data.formats.common import DatasetInfo, write_dataset_info
+    from vssl.data.manifest import read_manifest, write_manifest
+
+    manifest = tmp_path / "ssv2_like.csv"
+    write_manifest(read_manifest(micro_manifest), manifest)  # read_manifest resolves paths: they stay valid
+    write_dataset_info(DatasetInfo("ssv2", {}, False, {}), manifest)
+    run = _pretrain(manifest, tmp_path / "run", epochs=1)
+    assert yaml.safe_load((run / "config.yaml").read_text())["data"]["flip"] is False

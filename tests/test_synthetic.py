@@ -104,7 +104,7 @@ def test_interrupted_regeneration_leaves_no_manifest(tmp_path, monkeypatch):
 
 
 def test_unknown_preset_lists_the_valid_ones(tmp_path):
-    with pytest.raises(VsslError, match="tiny, small"):
+    with pytest.raises(VsslError, match="tiny, tiny_domain2, tiny_fine, small"):
         generate(tmp_path, "huge", progress=False)
 
 
@@ -277,3 +277,51 @@ def test_recolour_at_cuts_changes_the_sprite_colour_only_at_cuts():
     assert all(np.array_equal(centre_colour[t], centre_colour[0]) for t in range(8))  # first scene: frames 0-7
     assert all(np.array_equal(centre_colour[t], centre_colour[8]) for t in range(8, 16))
     assert not np.array_equal(centre_colour[0], centre_colour[8])
+
+
+def _turning(trajectory: np.ndarray) -> float:
+    """Total signed angle (radians) the path turns around its centroid; > 0 is clockwise on screen (y down)."""
+    centred = trajectory - trajectory.mean(axis=0)
+    angles = np.unwrap(np.arctan2(centred[:, 1], centred[:, 0]))
+    return float(angles[-1] - angles[0])
+
+
+@pytest.mark.parametrize("motion, sense, turns", [("orbit_cw", 1, (0.75, 1.0)), ("orbit_ccw", -1, (0.75, 1.0)),
+                                                  ("orbit_cw_fast", 1, (1.5, 2.0)),
+                                                  ("orbit_ccw_fast", -1, (1.5, 2.0))])
+def test_fine_grained_orbits_differ_only_in_sense_and_speed(motion, sense, turns):
+    """tiny_fine: cycles 0.75-1 turn per video; 'fast' doubles it. Over T frames the phase advances
+    2π·cycles·(T-1)/T, so the measured turn lies in that range (the camera shake moves the centre by ≤ 2 px)."""
+    config = synthetic.PRESETS["tiny_fine"]
+    frames = config.num_frames
+    for seed in range(5):
+        _, trajectory = synthetic.render_video(config, motion, "disk", np.random.default_rng(seed),
+                                               return_trajectory=True)
+        turned = _turning(trajectory) / (2 * math.pi)
+        low, high = (t * (frames - 1) / frames for t in turns)
+        assert np.sign(turned) == sense and low - 0.05 <= abs(turned) <= high + 0.05
+
+
+def test_datasets_are_marked_with_their_flip_safety(tmp_path):
+    """The default motion classes are flip-invariant; the fine-grained orbits are not (cw ↔ ccw in a mirror)."""
+    from dataclasses import replace
+
+    from vssl.data.formats import read_dataset_info
+
+    small = dict(size=32, num_frames=12, counts={"train": 4, "test": 4}, sprite_radius=(0.08, 0.1))
+    plain = synthetic.generate(tmp_path / "plain", replace(synthetic.PRESETS["tiny"], **small), workers=1,
+                               progress=False)
+    fine = synthetic.generate(tmp_path / "fine", replace(synthetic.PRESETS["tiny_fine"], **small), workers=1,
+                              progress=False)
+    assert read_dataset_info(plain).horizontal_flip is True
+    info = read_dataset_info(fine)
+    assert info.horizontal_flip is False and info.classes["motion"] == list(synthetic.FINE_MOTIONS)
+    assert (info.train_split, info.test_split) == ("train", "test")
+
+
+def test_domain_shift_preset_changes_sprites_and_scenes():
+    tiny, other = synthetic.PRESETS["tiny"], synthetic.PRESETS["tiny_domain2"]
+    assert set(other.appearance_classes) - set(tiny.appearance_classes) == {"ring", "star"}
+    assert other.motion_classes == tiny.motion_classes  # the motion task is the same, the look is not
+    assert other.background_contrast < tiny.background_contrast and other.jitter_px > tiny.jitter_px
+    assert "pretrain" not in other.counts

@@ -174,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="generate, index and check datasets").add_subparsers(dest="data_command",
                                                                                               required=True)
     p = data.add_parser("synth", help="write the synthetic video benchmark (mp4 files + manifest.csv)")
-    p.add_argument("--preset", default="tiny", help="tiny or small (default tiny)")
+    p.add_argument("--preset", default="tiny", help="tiny (default), small, or the SEVERE-style stand-ins "
+                   "tiny_domain2 (domain shift) and tiny_fine (fine-grained motion)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")

@@ -18,6 +18,7 @@ import av
 import numpy as np
 from tqdm import tqdm
 
+from vssl.data.formats.common import DatasetInfo, write_dataset_info
 from vssl.data.manifest import Sample, write_manifest
 from vssl.errors import ConfigError, VsslError
 
@@ -130,7 +131,23 @@ def _circular(rng, angles):
     return np.stack([np.cos(turned) - math.cos(phase), np.sin(turned) - math.sin(phase)], axis=1)
 
 
-MOTIONS = {"horizontal": _horizontal, "vertical": _vertical, "diagonal": _diagonal, "circular": _circular}
+def _orbit(rng, angles, spin: float):
+    phase = rng.uniform(0, 2 * math.pi)
+    turned = phase + spin * angles
+    return np.stack([np.cos(turned) - math.cos(phase), np.sin(turned) - math.sin(phase)], axis=1)
+
+
+# Fine-grained orbits (the `tiny_fine` preset): the rotation sense and the speed are the class. Unlike the classes
+# above these are NOT flip-invariant (a mirror turns clockwise into counter-clockwise), so a dataset using them is
+# marked "no horizontal flip", like Something-Something v2. "fast" runs twice as many turns as the config's cycles.
+FINE_MOTIONS = {
+    "orbit_cw": lambda rng, angles: _orbit(rng, angles, 1.0),
+    "orbit_ccw": lambda rng, angles: _orbit(rng, angles, -1.0),
+    "orbit_cw_fast": lambda rng, angles: _orbit(rng, angles, 2.0),
+    "orbit_ccw_fast": lambda rng, angles: _orbit(rng, angles, -2.0),
+}
+MOTIONS = {"horizontal": _horizontal, "vertical": _vertical, "diagonal": _diagonal, "circular": _circular,
+           **FINE_MOTIONS}
 MAX_TRAJECTORY_TRIES = 10_000
 BACKGROUNDS = ("noise", "stripes", "checker")
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -208,6 +225,15 @@ class SynthConfig:
 PRESETS: dict[str, SynthConfig] = {
     "tiny": SynthConfig(name="tiny", size=64, num_frames=48, fps=16,
                         counts={"pretrain": 320, "train": 160, "test": 160}),
+    # SEVERE-style stand-ins (seed 003): evaluate an encoder pre-trained on `tiny` where the downstream data differs.
+    # Domain shift: other sprite shapes (ring, star), flatter and noisier scenes, a shakier camera; no pre-training pool.
+    "tiny_domain2": SynthConfig(name="tiny_domain2", size=64, num_frames=48, fps=16,
+                                counts={"train": 160, "test": 160},
+                                appearance_classes=("ring", "star", "disk", "square"), sprite_radius=(0.1, 0.13),
+                                background_contrast=0.4, jitter_px=2, noise_std=5.0),
+    # Fine-grained motion: four orbits that differ only in rotation sense and speed (no flip: see FINE_MOTIONS).
+    "tiny_fine": SynthConfig(name="tiny_fine", size=64, num_frames=48, fps=16, counts={"train": 160, "test": 160},
+                             motion_classes=tuple(FINE_MOTIONS), cycles=(0.75, 1.0)),
     "small": SynthConfig(name="small", size=112, num_frames=64, fps=16,
                          counts={"pretrain": 2000, "train": 800, "test": 800}, jitter_px=2),
 }
@@ -402,7 +428,7 @@ def _make_video(job: tuple) -> str:
 
 def _clear_previous_output(out_dir: Path, videos_dir: Path):
     """Remove what an earlier generation wrote (manifest first, so no manifest ever points at missing videos)."""
-    for name in ("manifest.csv", "synth.json"):
+    for name in ("manifest.csv", "synth.json", "manifest.dataset.json"):
         (out_dir / name).unlink(missing_ok=True)
     for pattern in ("*.mp4", ".*.tmp"):
         for old in videos_dir.glob(pattern):
@@ -466,5 +492,11 @@ def generate(out_dir, preset: str | SynthConfig = "tiny", seed: int = 0, workers
 
     _write_json_atomic(_summary(config, seed, samples), out_dir / "synth.json")
     manifest_path = out_dir / "manifest.csv"
+    flip_safe = not set(config.motion_classes) & set(FINE_MOTIONS)
+    write_dataset_info(DatasetInfo("synthetic", {"motion": list(config.motion_classes),
+                                                 "appearance": list(config.appearance_classes)},
+                                   horizontal_flip=flip_safe, options={"preset": config.name, "seed": str(seed)},
+                                   splits=dict(config.counts), train_split="train", test_split="test"),
+                       manifest_path)
     write_manifest(samples, manifest_path)
     return manifest_path

@@ -10,7 +10,7 @@ split (see :mod:`vssl.evaluation.subsets`). Every result is stored with its seed
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -31,7 +31,9 @@ from vssl.evaluation.linear import LinearConfig, train_linear_probe
 from vssl.evaluation.metrics import classification_metrics
 from vssl.evaluation.retrieval import RETRIEVAL_TOP_K, protocol_name, retrieval_topk
 from vssl.evaluation.subsets import load_or_draw_subset
-from vssl.evaluation.svm import SVM_C, leave_one_out_scores, svm_scores, video_features
+from vssl.data.formats import read_dataset_info
+from vssl.data.formats.aslan import pair_indices, pairs_path, read_pairs
+from vssl.evaluation.svm import SVM_C, aslan_accuracy, leave_one_out_scores, svm_scores, video_features
 from vssl.evaluation.taps import resolve_taps
 from vssl.models.checkpoints import load_encoder
 from vssl.models.registry import build_backbone
@@ -47,8 +49,8 @@ NO_FEATURE_CACHE = "none"
 class EvalDataConfig:
     manifest: str = ""
     name: str = ""  # dataset name in the results; default: the manifest's folder name
-    train_split: str = "train"
-    test_split: str = "test"
+    train_split: str = ""  # "" = the imported dataset's own (its .dataset.json), else "train"
+    test_split: str = ""  # "" = the imported dataset's reporting split (e.g. 'val' for SSv2), else "test"
     labels: tuple[str, ...] = ("label",)  # label sets to evaluate, each on its own
     clip_len: int = 8  # seed 001: T×τ = 8×8
     stride: int = 8
@@ -90,7 +92,11 @@ class RetrievalConfig:
 class SvmConfig:
     tap: str = "pool5"  # seed 002 §2.4: the last conv layer; §3.6.3 picks pool3 (C3D, R(2+1)D) or pool4 (R3D)
     c: float = SVM_C
-    leave_one_out: bool = False  # YUPENN (seed 002 §2.4): every test-split video scored by an SVM on all others
+    # split: train on the train split, test on the test split; leave_one_out: YUPENN (seed 002 §2.4), every
+    # test-split video scored by an SVM on all others; aslan: ASLAN same/not-same pairs (seed 002 §3.6), the 12
+    # similarities of aslan_taps' features per pair, 10-fold cross-validation over the pair file's folds.
+    protocol: str = "split"
+    aslan_taps: tuple[str, ...] = ("pool3", "pool4", "pool5")  # seed 002 §3.6.3: pool3, pool4 and pool5
 
 
 @dataclass
@@ -107,6 +113,14 @@ class EvalConfig:
     store: str = "runs/results.sqlite"
     feature_cache: str = ""  # folder of cached frozen features; "" = <store's folder>/feature_cache; "none" = off
     progress: bool = True
+
+
+def with_dataset_splits(config: EvalDataConfig) -> EvalDataConfig:
+    """Fill unset splits from the manifest's dataset sidecar (``vssl data import``), else train / test."""
+    info = read_dataset_info(config.manifest)
+    train = config.train_split or (info and info.train_split) or "train"
+    test = config.test_split or (info and info.test_split) or "test"
+    return replace(config, train_split=train, test_split=test)
 
 
 def encoder_name(config: EncoderConfig) -> str:
@@ -138,7 +152,7 @@ class EvalData:
     """Train/test samples of the manifest, their class names, and datasets built on demand."""
 
     def __init__(self, config: EvalDataConfig, progress: bool):
-        self.config = config
+        self.config = config = with_dataset_splits(config)
         if config.crops not in (1, 3):
             raise ConfigError(f"data.crops={config.crops} must be 1 (centre) or 3 (both ends and centre)")
         self.train = read_manifest(config.manifest, split=config.train_split)
@@ -147,6 +161,8 @@ class EvalData:
             if not samples:
                 raise VsslError(f"{config.manifest}: no samples in split '{split}'")
         self.classes = {name: class_names(self.train + self.test, name) for name in config.labels}
+        info = read_dataset_info(config.manifest)
+        self.flip = info is None or info.horizontal_flip  # off where a mirror changes the label (SSv2)
         self.index = build_index(self.train + self.test, cache=index_path_for(config.manifest), progress=progress)
 
     def train_samples(self, label: str) -> list[Sample]:
@@ -161,7 +177,8 @@ class EvalData:
         c = self.config
         if training:  # fine-tuning: one random clip, random crop + flip, no colour augmentation
             sampler = RandomClipSampler(c.clip_len, c.stride)
-            transform = build_train_transform(c.crop_size, c.short_side, strength=0.0, blur=False, grayscale_p=0.0)
+            transform = build_train_transform(c.crop_size, c.short_side, strength=0.0, blur=False, grayscale_p=0.0,
+                                              flip=self.flip)
         else:
             sampler = UniformClipSampler(c.clip_len, c.stride, c.num_clips)
             transform = build_multi_crop_eval_transform(c.test_crop_size or c.crop_size, c.short_side, c.crops)
@@ -193,7 +210,9 @@ def protocol_taps(protocols: list[str], config: EvalConfig, tap_names: tuple[str
     taps = {p: [ENCODER_TAP] for p in ("knn", "linear") if p in protocols}
     if "retrieval" in protocols:
         taps["retrieval"] = resolve_taps(config.retrieval.taps, tap_names, "retrieval.taps")
-    if "svm" in protocols:
+    if "svm" in protocols and config.svm.protocol == "aslan":
+        taps["svm"] = resolve_taps(config.svm.aslan_taps, tap_names, "svm.aslan_taps")
+    elif "svm" in protocols:
         svm_taps = resolve_taps(config.svm.tap, tap_names, "svm.tap")
         if len(svm_taps) != 1:
             raise ConfigError(f"svm.tap: one tap expected, got '{config.svm.tap}'")
@@ -237,8 +256,13 @@ def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalDat
         skipped.update(decode_failures, dataset.unreadable)
         return dataset, features
 
-    train_set, train = extract(config.data.train_split, data.train)
     test_set, test = extract(config.data.test_split, data.test)
+    if config.svm.protocol == "aslan" and "svm" in taps:
+        folds = aslan_fold_accuracies(config, test_set, [test[tap] for tap in taps.pop("svm")], seed)
+        recorder.record("svm@aslan", "same", seed, {"accuracy": sum(folds) / len(folds)})
+        if not taps:
+            return skipped
+    train_set, train = extract(config.data.train_split, data.train)
     test_rows = readable_rows(test[needed[0]])
     for label in labels:
         subset = {sample_key(s) for s in data.train_samples(label)}
@@ -270,9 +294,30 @@ def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalDat
 def svm_protocol_scores(config: EvalConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
                         y_test: torch.Tensor, num_classes: int, seed: int) -> torch.Tensor:
     """SVM decision values of the test videos: leave-one-out within the test split, or trained on the train split."""
-    if config.svm.leave_one_out:
+    if config.svm.protocol == "leave_one_out":
         return leave_one_out_scores(video_features(x_test), y_test, num_classes, config.svm.c, seed)
+    if config.svm.protocol != "split":
+        raise ConfigError(f"svm.protocol: unknown protocol '{config.svm.protocol}' (valid: split, leave_one_out, "
+                          "aslan)")
     return svm_scores(video_features(x_train), y_train, video_features(x_test), num_classes, config.svm.c, seed)
+
+
+def aslan_fold_accuracies(config: EvalConfig, videos: VideoClipDataset, features: list[torch.Tensor],
+                          seed: int) -> list[float]:
+    """ASLAN (seed 002 §3.6): the pairs of the manifest's ``.pairs.csv`` over the test split's videos; pairs with an
+    unreadable video are left out (and counted)."""
+    pairs_file = pairs_path(config.data.manifest)
+    if not pairs_file.is_file():
+        raise VsslError(f"svm.protocol=aslan needs the pair file {pairs_file} (written by `vssl data import aslan`)")
+    readable = readable_rows(features[0])
+    every_pair = read_pairs(pairs_file)
+    unreadable = set(videos.unreadable)
+    indexed = pair_indices([p for p in every_pair if p.a not in unreadable and p.b not in unreadable], videos.samples)
+    pairs = [p for p in indexed if readable[p[1]] and readable[p[2]]]
+    dropped = len(every_pair) - len(pairs)
+    if dropped:
+        print(f"ASLAN: left out {dropped} pair(s) with an unreadable video")
+    return aslan_accuracy([video_features(f) for f in features], pairs, config.svm.c, seed)
 
 
 def run_finetune(config: EvalConfig, data: EvalData, label: str, seed: int, recorder: Recorder) -> set[str]:
@@ -299,6 +344,7 @@ def run_eval(protocols: list[str], config: EvalConfig) -> list[Result]:
     if not random_init and not Path(config.encoder.checkpoint).is_file():
         raise VsslError(f"encoder.checkpoint: file not found: {config.encoder.checkpoint}")
     share_cpu_with_workers(config.data.num_workers)
+    config = replace(config, data=with_dataset_splits(config.data))
     data = EvalData(config.data, config.progress)
     recorder = Recorder(config)
     cache = feature_cache_for(config)

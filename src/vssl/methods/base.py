@@ -21,6 +21,7 @@ from torch import nn
 
 from vssl.data.sampling import RhoClipSampler
 from vssl.data.transforms import build_train_transform
+from vssl.methods.distributed import all_reduce_max
 from vssl.train.optim import OptimConfig, build_optimizer, build_scheduler
 
 
@@ -71,8 +72,8 @@ class Method(L.LightningModule):
         return 2 if config.rho == 1 else 1
 
     @classmethod
-    def build_order(cls, config, dataset, seed: int):
-        """Video order per epoch; None = a fresh shuffle every epoch."""
+    def build_order(cls, config, dataset, seed: int, epochs: int):
+        """Video order per epoch of a run of ``epochs`` epochs; None = a fresh shuffle every epoch."""
         return None
 
     # --- training ---------------------------------------------------------------------------------------------
@@ -90,7 +91,10 @@ class Method(L.LightningModule):
     def training_step(self, batch, batch_idx):
         self.skipped_paths.extend(batch["skipped"])
         views = batch["clips"]
-        if views.shape[0] < 2:  # a batch emptied by unreadable videos: nothing to learn from
+        # A batch emptied by unreadable videos has nothing to learn from. Under DDP every process must skip the
+        # same steps, or the others would wait forever in their gradient all-reduce.
+        too_small = torch.tensor([float(views.shape[0] < 2)], device=self.device)
+        if all_reduce_max(too_small).item():
             return None
         optimizer = self.optimizers()
         scheduler = self.lr_schedulers()
@@ -99,7 +103,8 @@ class Method(L.LightningModule):
         optimizer.step()
         scheduler.step()
         self.after_step(views)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=views.shape[0])
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=views.shape[0],
+                 sync_dist=True)
         self.log("train/lr", scheduler.get_last_lr()[0], on_step=True, on_epoch=False, batch_size=views.shape[0])
         self.log("train/skipped_videos", float(len(self.skipped_paths)), on_step=False, on_epoch=True,
                  batch_size=views.shape[0], reduce_fx="max")

@@ -49,7 +49,7 @@ class StatisticsConfig:
     labels: str = ""  # label cache file; "" = the default next to data.manifest (vssl.data.label_cache)
     flip: bool = True  # seed 002 §3.4.2: random horizontal flip of the whole clip, with the mirrored clip's labels
     curriculum: str = "none"  # none | single_step | easiest_half | hardest_half | random_half (§3.2, Table 3.3)
-    curriculum_step_epochs: int = 10  # Eq. 3.2 step_length, in epochs: half of the paper's 20 (§3.4.2)
+    curriculum_step_epochs: int | None = None  # Eq. 3.2 step_length in epochs; None = half of train.epochs (§3.2)
 
     def __post_init__(self):
         check_curriculum(self.curriculum)
@@ -111,13 +111,14 @@ class Statistics(Method):
         return 1
 
     @classmethod
-    def build_order(cls, config: StatisticsConfig, dataset, seed: int) -> CurriculumOrder | None:
+    def build_order(cls, config: StatisticsConfig, dataset, seed: int, epochs: int) -> CurriculumOrder | None:
         """The curriculum over the dataset's videos, scored from the label cache; None = plain shuffling."""
         if config.curriculum == "none":
             return None
         table = dataset.sampler.load_labels()
         scores = [table.video_concentration(sample.path) for sample in dataset.samples]
-        return CurriculumOrder(scores, config.curriculum, config.curriculum_step_epochs, seed)
+        step_epochs = epochs // 2 if config.curriculum_step_epochs is None else config.curriculum_step_epochs
+        return CurriculumOrder(scores, config.curriculum, step_epochs, seed)
 
     def labels(self) -> LabelTable:
         """The label cache of the training data, loaded on first use from the path its clip sampler carries (the

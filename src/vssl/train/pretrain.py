@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import lightning as L
@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
 from vssl.config import from_dict, to_dict
+from vssl.data.formats import read_dataset_info
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset, make_loader
 from vssl.data.manifest import read_manifest
@@ -131,6 +132,10 @@ def run_pretrain(config: PretrainConfig) -> Path:
     """Train; returns the run folder holding config.yaml, checkpoints/, logs/, encoder.pt and summary.json."""
     if not config.data.manifest:
         raise ConfigError("missing config key 'data.manifest'")
+    info = read_dataset_info(config.data.manifest)
+    if info is not None and not info.horizontal_flip and config.data.flip:
+        print(f"{config.data.manifest}: {info.format} labels change under a horizontal flip; training without flips")
+        config = replace(config, data=replace(config.data, flip=False))
     method_name, method_class, method_config = resolve_method(config)
     out = Path(config.train.out_dir)
     last_checkpoint = out / "checkpoints" / "last.ckpt"
@@ -153,11 +158,12 @@ def run_pretrain(config: PretrainConfig) -> Path:
     if len(dataset) < config.train.batch_size:
         raise VsslError(f"{config.data.manifest}: only {len(dataset)} readable videos in split "
                         f"'{config.data.split}', fewer than train.batch_size={config.train.batch_size}")
+    order = method_class.build_order(method_config, dataset, config.train.seed, config.train.epochs)
     loader = make_loader(dataset, config.train.batch_size, shuffle=True, num_workers=config.data.num_workers,
-                         drop_last=True, seed=config.train.seed,
-                         order=method_class.build_order(method_config, dataset, config.train.seed))
+                         drop_last=True, seed=config.train.seed, order=order)
     # under DDP each process reads every processes-th video of the epoch's order (Lightning's distributed sampler)
-    steps_per_epoch = math.ceil(len(dataset) / config.train.processes) // config.train.batch_size
+    videos_per_epoch = len(order) if order is not None else len(dataset)
+    steps_per_epoch = math.ceil(videos_per_epoch / config.train.processes) // config.train.batch_size
     backbone = build_backbone(config.model.backbone, **config.model.kwargs())
     method = method_class(backbone, method_config, config.optim, steps_per_epoch,
                           steps_per_epoch * config.train.epochs)
@@ -180,6 +186,8 @@ def run_pretrain(config: PretrainConfig) -> Path:
     if config.train.sync_batchnorm and trainer.world_size > 1 and isinstance(trainer.accelerator, CPUAccelerator):
         raise ConfigError("train.sync_batchnorm=true needs GPUs: PyTorch's SyncBatchNorm does not run on CPU")
     trainer.fit(method, loader, ckpt_path=str(last_checkpoint) if config.train.resume else None)
+    if not trainer.is_global_zero:  # under DDP, process 0 writes the run's outputs
+        return out
 
     save_encoder(out / "encoder.pt", method.encoder, config.model.backbone, config.model.kwargs())
     skipped = sorted(set(method.skipped_paths))
