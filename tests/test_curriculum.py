@@ -159,3 +159,16 @@ def test_statistics_pretrains_on_the_easiest_half(micro_manifest, tmp_path):
     assert summary["steps"] == 2 * (8 // 4)  # the loader follows the curriculum: 8 of the 16 videos per epoch
     assert np.isfinite(summary["final_loss"])
     assert (run / "encoder.pt").is_file()
+
+
+def test_compute_labels_builds_a_missing_cache_before_training(micro_manifest, tmp_path):
+    labels = tmp_path / "computed.npz"
+    overrides = [f"data.manifest={micro_manifest}", f"train.out_dir={tmp_path / 'run'}", "train.epochs=1",
+                 f"method.labels={labels}", "method.compute_labels=true", *SMALL]
+    run = run_pretrain(load_config(PretrainConfig, None, "pretrain", overrides))
+    assert labels.is_file() and (run / "encoder.pt").is_file()
+    expected = compute_statistics_labels(micro_manifest, "pretrain", clip_len=4, stride=2,
+                                         out=tmp_path / "direct.npz", progress=False)
+    computed, direct = np.load(labels, allow_pickle=False), np.load(expected, allow_pickle=False)
+    assert sorted(computed.files) == sorted(direct.files)
+    assert all(np.array_equal(computed[k], direct[k]) for k in direct.files if k != "settings")

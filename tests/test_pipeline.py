@@ -83,7 +83,7 @@ def test_demo_writes_the_comparison_at_a_small_size(tmp_path):
     assert {line.split(",")[0] for line in lines[1:]} == {"random", "rho_moco"}
     assert "| appearance | knn | top1 |" in markdown and "| motion | linear | top1 |" in markdown
     assert "rho_moco" in table
-    assert (tmp_path / "pretrain" / "seed0" / "encoder.pt").is_file()
+    assert (tmp_path / "pretrain" / "rho_moco" / "seed0" / "encoder.pt").is_file()
     # a second run reuses the generated benchmark instead of writing it again
     stamp = (tmp_path / "data" / "manifest.csv").stat().st_mtime_ns
     run_demo(tmp_path, epochs=1, progress=False, synthetic=MICRO, pretrain_overrides=pretrain_small,

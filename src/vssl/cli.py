@@ -107,6 +107,15 @@ def cmd_eval(args) -> None:
     print(f"recorded {len(results)} result(s) in {config.store}")
 
 
+def cmd_study(args) -> None:
+    from pathlib import Path
+
+    from vssl.benchmark.study import load_study, run_study
+
+    config = load_study(args.preset, args.overrides)
+    run_study(config, args.out or Path("runs") / "study" / Path(args.preset).stem, progress=not args.quiet)
+
+
 def cmd_results(args) -> None:
     from vssl.benchmark.report import comparison_table, format_table, summarise, summary_csv
     from vssl.benchmark.store import ResultStore
@@ -231,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--taps", default=None, help="retrieval taps: all, or comma-separated pool1..pool5 / backbone "
                                                 "tap names (same as retrieval.taps=...)")
     p.set_defaults(func=cmd_eval)
+
+    from vssl.config import PRESET_DIR
+
+    studies = ", ".join(sorted(p.stem for p in (PRESET_DIR / "study").glob("*.yaml")))
+    p = sub.add_parser("study", help="a grid of pre-training runs × seeds, all evaluated the same way, as one table",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=f"presets: {studies}\nexample: vssl study rho_synthetic seeds=1 --out runs/rho")
+    p.add_argument("preset", help="preset name in configs/study or a YAML file")
+    p.add_argument("overrides", nargs="*", help="key=value, e.g. seeds=1 or pretrain_overrides=[train.epochs=2]")
+    p.add_argument("--out", default=None, help="output folder (default: runs/study/<preset>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("results", help="print stored results (mean ± std over seeds)")
     p.add_argument("--store", default="runs/results.sqlite")

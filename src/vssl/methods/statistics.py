@@ -32,7 +32,8 @@ import torch.nn.functional as F
 
 from vssl.data.curriculum import CurriculumOrder, check_curriculum
 from vssl.data.flow_statistics import APPEARANCE_LABELS, MOTION_LABELS
-from vssl.data.label_cache import LabelledClipSampler, LabelTable, default_labels_path, labels_command
+from vssl.data.label_cache import (LabelledClipSampler, LabelTable, compute_statistics_labels, default_labels_path,
+                                   labels_command)
 from vssl.data.transforms import Compose, Normalize, VideoTransform, resize_frames
 from vssl.errors import ConfigError, VsslError
 from vssl.methods.base import Method
@@ -47,6 +48,7 @@ class StatisticsConfig:
     head_layers: int = 3  # fc6, fc7, output (Table 2.1)
     position_step: int = 0  # frames between labelled clip starts; 0 = one clip span (non-overlapping, §3.4.2)
     labels: str = ""  # label cache file; "" = the default next to data.manifest (vssl.data.label_cache)
+    compute_labels: bool = False  # compute a missing label cache before training (fine for small data, one process)
     flip: bool = True  # seed 002 §3.4.2: random horizontal flip of the whole clip, with the mirrored clip's labels
     curriculum: str = "none"  # none | single_step | easiest_half | hardest_half | random_half (§3.2, Table 3.3)
     curriculum_step_epochs: int | None = None  # Eq. 3.2 step_length in epochs; None = half of train.epochs (§3.2)
@@ -94,10 +96,14 @@ class Statistics(Method):
 
     @classmethod
     def build_sampler(cls, config: StatisticsConfig, data) -> LabelledClipSampler:
-        """Clips at the cached labelled positions; the cache must exist (the error names the command)."""
+        """Clips at the cached labelled positions; the cache must exist, or ``compute_labels`` builds it first
+        (otherwise the error names the command)."""
         step = _position_step(config)
         path = config.labels or default_labels_path(data.manifest, data.split, data.clip_len, data.stride, step)
         command = labels_command(data.manifest, data.split, data.clip_len, data.stride, step, config.labels or None)
+        if not Path(path).is_file() and config.compute_labels:
+            compute_statistics_labels(data.manifest, data.split, data.clip_len, data.stride, path,
+                                      position_step=step)
         if not Path(path).is_file():
             raise VsslError(f"{path}: statistics labels not found; compute them first with: {command}")
         return LabelledClipSampler(data.clip_len, data.stride, step, path, command)

@@ -1,0 +1,109 @@
+"""`vssl study`: a grid of pre-training runs × seeds on one benchmark, each evaluated the same way, as one table.
+
+A study preset (``configs/study/<name>.yaml``) names the synthetic benchmark (generated once under the output
+folder) or a manifest, the evaluation preset and protocols, the number of seeds, reference encoders (``random``)
+and the runs: a name → a pre-training preset plus overrides. Every run of every seed trains in its own folder
+and is skipped when its ``encoder.pt`` exists (an interrupted study resumes where it stopped; an interrupted
+run resumes from its last checkpoint). Results go to one store; the table (mean ± std over seeds) is written as
+Markdown and CSV.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from vssl.benchmark.report import comparison_table, summarise, summary_csv, write_atomic
+from vssl.benchmark.store import ResultStore
+from vssl.config import find_preset, from_dict, load_config, load_yaml, merge, parse_overrides
+from vssl.data.synthetic import SynthConfig, generate, resolve_config
+from vssl.errors import ConfigError
+from vssl.evaluation.run import EvalConfig, run_eval
+from vssl.train.pretrain import PretrainConfig, run_pretrain
+
+
+@dataclass
+class StudyRun:
+    preset: str  # pre-training preset (configs/pretrain) or YAML file
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass
+class StudyConfig:
+    synthetic: str = "tiny"  # synthetic preset generated under <out>/data; ignored when manifest is set
+    manifest: str = ""  # an existing manifest with pre-training and labelled splits instead
+    seeds: int = 3
+    pretrain_overrides: tuple[str, ...] = ()  # applied to every run (e.g. the study's epoch budget)
+    eval_preset: str = "synthetic_tiny"
+    eval_overrides: tuple[str, ...] = ()
+    protocols: tuple[str, ...] = ("knn", "linear")
+    references: tuple[str, ...] = ("random",)  # encoders evaluated without pre-training
+    runs: dict[str, StudyRun] = field(default_factory=dict)
+
+
+def load_study(preset: str, overrides: list[str] = ()) -> StudyConfig:
+    """A study preset + ``key=value`` overrides; runs are validated like every other config."""
+    data = load_yaml(find_preset(preset, "study"))
+    runs = data.pop("runs", {}) or {}
+    if not isinstance(runs, dict) or not runs:
+        raise ConfigError(f"study '{preset}': 'runs' must map run names to {{preset, overrides}}")
+    config = from_dict(StudyConfig, merge(data, parse_overrides(list(overrides))))
+    config.runs = {name: from_dict(StudyRun, spec, f"runs.{name}") for name, spec in runs.items()}
+    return config
+
+
+def ensure_synthetic(out: Path, preset: str | SynthConfig, seed: int, progress: bool) -> Path:
+    """Generate the benchmark unless the same preset and seed already lie in ``out`` (it is deterministic)."""
+    manifest, meta = out / "manifest.csv", out / "synth.json"
+    if manifest.is_file() and meta.is_file():
+        info = json.loads(meta.read_text())
+        wanted = json.loads(json.dumps(asdict(resolve_config(preset))))  # as synth.json stores it
+        if info.get("config") == wanted and info.get("seed") == seed:
+            return manifest
+    return generate(out, preset=preset, seed=seed, progress=progress)
+
+
+def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
+              synthetic: str | SynthConfig | None = None) -> str:
+    """Train and evaluate every run for every seed; write ``comparison.md``/``.csv``; return the printed table.
+
+    ``synthetic`` replaces the preset's benchmark by a ready SynthConfig (tests run the same path smaller).
+    """
+    out = Path(out)
+    manifest = Path(config.manifest) if config.manifest else ensure_synthetic(
+        out / "data", synthetic or config.synthetic, seed=0, progress=progress)
+    store = out / "results.sqlite"
+    flag = str(progress).lower()
+
+    def evaluate(name: str, checkpoint: str | Path, seed: int) -> None:
+        eval_config = load_config(EvalConfig, config.eval_preset, "eval", [
+            f"data.manifest={manifest}", f"encoder.checkpoint={checkpoint}", f"encoder.name={name}", f"seed={seed}",
+            f"store={store}", f"progress={flag}", *config.eval_overrides])
+        run_eval(list(config.protocols), eval_config)
+
+    for seed in range(config.seeds):
+        for name in config.references:
+            evaluate(name, name, seed)
+        for name, run in config.runs.items():
+            run_dir = out / "pretrain" / name / f"seed{seed}"
+            if not (run_dir / "encoder.pt").is_file():
+                resume = (run_dir / "checkpoints" / "last.ckpt").is_file()
+                run_pretrain(load_config(PretrainConfig, run.preset, "pretrain", [
+                    f"data.manifest={manifest}", f"train.out_dir={run_dir}", f"train.seed={seed}",
+                    f"train.progress={flag}", f"train.resume={str(resume).lower()}", *config.pretrain_overrides,
+                    *run.overrides]))
+            evaluate(name, run_dir / "encoder.pt", seed)
+    return write_tables(store, out, progress)
+
+
+def write_tables(store: Path, out: Path, echo: bool = True) -> str:
+    """The top-1 comparison (mean ± std over seeds) of everything in ``store``, as text, Markdown and CSV."""
+    rows = [r for r in summarise(ResultStore(store).query()) if r.metric == "top1"]
+    table = comparison_table(rows)
+    write_atomic(out / "comparison.md", comparison_table(rows, markdown=True) + "\n")
+    write_atomic(out / "comparison.csv", summary_csv(rows))
+    if echo:
+        print("\nvideo-level top-1 accuracy (%), mean ± std over seeds:\n" + table)
+        print(f"\nwritten: {out / 'comparison.md'}, {out / 'comparison.csv'}, results store {store}")
+    return table
