@@ -245,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     studies = ", ".join(sorted(p.stem for p in (PRESET_DIR / "study").glob("*.yaml")))
     p = sub.add_parser("study", help="a grid of pre-training runs × seeds, all evaluated the same way, as one table",
-                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=f"presets: {studies}\nexample: vssl study rho_synthetic seeds=1 --out runs/rho")
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=f"presets: {studies}\nexample: vssl study rho_synthetic seeds=1 --out runs/rho")
     p.add_argument("preset", help="preset name in configs/study or a YAML file")
     p.add_argument("overrides", nargs="*", help="key=value, e.g. seeds=1 or pretrain_overrides=[train.epochs=2]")
     p.add_argument("--out", default=None, help="output folder (default: runs/study/<preset>)")

@@ -226,7 +226,7 @@ PRESETS: dict[str, SynthConfig] = {
     "tiny": SynthConfig(name="tiny", size=64, num_frames=48, fps=16,
                         counts={"pretrain": 320, "train": 160, "test": 160}),
     # SEVERE-style stand-ins (seed 003): evaluate an encoder pre-trained on `tiny` where the downstream data differs.
-    # Domain shift: other sprite shapes (ring, star), flatter and noisier scenes, a shakier camera; no pre-training pool.
+    # Domain shift: other sprite shapes (ring, star), flatter and noisier scenes, a shakier camera; no pre-train pool.
     "tiny_domain2": SynthConfig(name="tiny_domain2", size=64, num_frames=48, fps=16,
                                 counts={"train": 160, "test": 160},
                                 appearance_classes=("ring", "star", "disk", "square"), sprite_radius=(0.1, 0.13),

@@ -27,6 +27,7 @@ class Option:
 
 # Every adapter that reads a list of videos takes these two.
 VIDEOS_OPTION = Option("", "video folder (absolute, or relative to ROOT); default: the dataset's usual folder")
+THREE_FOLDS_OPTION = Option("1", "official train/test split", ("1", "2", "3"))  # UCF101, HMDB51
 MISSING_OPTION = Option("error", "a listed video that is not on disk: 'error' stops the import, 'skip' leaves it "
                         "out and counts it", MISSING_POLICIES)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from vssl.data.formats.common import (MISSING_OPTION, VIDEOS_OPTION, Imported, Option, VideoResolver,
+from vssl.data.formats.common import (MISSING_OPTION, THREE_FOLDS_OPTION, VIDEOS_OPTION, Imported, VideoResolver,
                                       annotation_folder, numbered_lines)
 from vssl.data.manifest import Sample
 from vssl.errors import VsslError
@@ -21,7 +21,7 @@ from vssl.errors import VsslError
 ANNOTATION_FOLDERS = ("testTrainMulti_7030_splits",)
 VIDEO_FOLDERS = ("hmdb51_org", "hmdb51")
 OPTIONS = {
-    "fold": Option("1", "official train/test split", ("1", "2", "3")),
+    "fold": THREE_FOLDS_OPTION,
     "videos": VIDEOS_OPTION,
     "missing": MISSING_OPTION,
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vssl.data.formats.common import (MISSING_OPTION, VIDEOS_OPTION, Imported, Option, VideoResolver,
+from vssl.data.formats.common import (MISSING_OPTION, THREE_FOLDS_OPTION, VIDEOS_OPTION, Imported, VideoResolver,
                                       find_annotation, numbered_lines, parse_int)
 from vssl.data.manifest import Sample
 from vssl.errors import VsslError
@@ -20,7 +20,7 @@ from vssl.errors import VsslError
 ANNOTATION_FOLDERS = ("ucfTrainTestlist",)
 VIDEO_FOLDERS = ("UCF-101", "UCF101")
 OPTIONS = {
-    "fold": Option("1", "official train/test split", ("1", "2", "3")),
+    "fold": THREE_FOLDS_OPTION,
     "videos": VIDEOS_OPTION,
     "missing": MISSING_OPTION,
 }
