@@ -173,6 +173,7 @@ class SynthConfig:
     sprite_radius: tuple[float, float] = (0.08, 0.12)  # equal-area disk radius range, fraction of size
     amplitude: tuple[float, float] = (0.12, 0.2)  # oscillation half-extent / orbit radius range, fraction of size
     cycles: tuple[float, float] = (1.0, 2.0)  # full periods of the trajectory per video (speed nuisance)
+    rotation_deg: tuple[float, float] = (0.0, 360.0)  # sprite orientation range in degrees, fixed within a video
     start_margin: float = 0.1  # first-frame centre is uniform over the free area shrunk by this fraction per side
     jitter_px: int = 1  # camera shake: whole-frame shift, uniform integer in [-jitter_px, jitter_px] per frame
     noise_std: float = 2.0  # Gaussian pixel noise, standard deviation on the 0-255 scale
@@ -185,7 +186,7 @@ class SynthConfig:
 
     def __post_init__(self):
         self.counts = dict(self.counts)
-        for name in ("motion_classes", "appearance_classes", "sprite_radius", "amplitude", "cycles"):
+        for name in ("motion_classes", "appearance_classes", "sprite_radius", "amplitude", "cycles", "rotation_deg"):
             setattr(self, name, tuple(getattr(self, name)))
         self._validate()
 
@@ -210,6 +211,8 @@ class SynthConfig:
             low, high = getattr(self, key)
             if not 0 < low <= high:
                 self._fail(key, "must be a (low, high) range with 0 < low <= high")
+        if not self.rotation_deg[0] <= self.rotation_deg[1]:
+            self._fail("rotation_deg", "must be a (low, high) range with low <= high")
         if not 0 <= self.crf <= 51:
             self._fail("crf", "must be in 0..51")
         if self.x264_preset not in X264_PRESETS:
@@ -346,7 +349,7 @@ def render_video(config: SynthConfig, motion: str, appearance: str, rng: np.rand
                         f"{config.motion_classes} x {config.appearance_classes}")
     size, jitter = config.size, config.jitter_px
     radius = rng.uniform(*config.sprite_radius) * size
-    rotation = rng.uniform(0, 2 * math.pi)
+    rotation = rng.uniform(math.radians(config.rotation_deg[0]), math.radians(config.rotation_deg[1]))
     colours = [_sprite_colour(rng) for _ in range(config.scene_cuts + 1 if config.recolour_at_cuts else 1)]
     world = _sample_trajectory(config, motion, radius, rng)
     backgrounds = [_draw_background(config, rng) for _ in range(config.scene_cuts + 1)]

@@ -1,5 +1,6 @@
-"""Spatio-temporal statistics regression (seed 002, Wang, Ch. 2–3): two heads regress a clip's 14 motion and 13
-appearance labels (``vssl.data.flow_statistics``), read from the label cache (``vssl.data.label_cache``).
+"""Spatio-temporal statistics (seed 002 Ch. 2–3): regress a clip's 14 motion and 13 appearance labels with two heads.
+
+The labels (``vssl.data.flow_statistics``) are read from the label cache (``vssl.data.label_cache``).
 
 Loss (Eq. 3.3): λ_m·MSE(ŷ_m, y_m) + λ_a·MSE(ŷ_a, y_a), λ_m = 1, λ_a = 0.1 (§3.4.2). The thesis writes the L2 norm
 ‖ŷ − y‖₂; the authors' code minimises the mean squared error (``nn.MSELoss``) of the label indices, used here.
