@@ -2,7 +2,10 @@
 
 import pytest
 
-from vssl.benchmark.study import load_study, run_study
+import statistics
+
+from vssl.benchmark.store import ResultStore
+from vssl.benchmark.study import final_epoch_metrics, load_study, run_study
 from vssl.config import PRESET_DIR, load_config
 from vssl.errors import ConfigError
 from vssl.methods.registry import get_method
@@ -54,8 +57,15 @@ runs:
     assert len(lines) == 1 + 4 and all(line.endswith(",2") for line in lines[1:])
     encoders = [tmp_path / "out" / "pretrain" / "moco" / f"seed{s}" / "encoder.pt" for s in (0, 1)]
     stamps = [e.stat().st_mtime_ns for e in encoders]
-    run_study(study, tmp_path / "out", progress=False)  # finished runs are not trained again
+    rows = len(ResultStore(tmp_path / "out" / "results.sqlite").query())
+    run_study(study, tmp_path / "out", progress=False)  # finished runs are not trained or evaluated again
     assert [e.stat().st_mtime_ns for e in encoders] == stamps
+    assert len(ResultStore(tmp_path / "out" / "results.sqlite").query()) == rows
+    markdown = (tmp_path / "out" / "comparison.md").read_text()
+    losses = [final_epoch_metrics(tmp_path / "out" / "pretrain" / "moco" / f"seed{s}")["train/loss_epoch"]
+              for s in (0, 1)]
+    mean, std = statistics.fmean(losses), statistics.stdev(losses)
+    assert f"| moco | {mean:.2f} ± {std:.2f} | - |" in markdown  # ρMoCo logs no pretext accuracy
 
 
 def test_study_errors_name_the_key(tmp_path):

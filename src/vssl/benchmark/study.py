@@ -3,23 +3,26 @@
 A study preset (``configs/study/<name>.yaml``) names the synthetic benchmark (generated once under the output
 folder) or a manifest, the evaluation preset and protocols, the number of seeds, reference encoders (``random``)
 and the runs: a name → a pre-training preset plus overrides. Every run of every seed trains in its own folder
-and is skipped when its ``encoder.pt`` exists (an interrupted study resumes where it stopped; an interrupted
-run resumes from its last checkpoint). Results go to one store; the table (mean ± std over seeds) is written as
-Markdown and CSV.
+and is skipped when its ``encoder.pt`` exists, and an evaluation already in the store with the same config hash is
+not repeated (an interrupted study resumes where it stopped; an interrupted run resumes from its last checkpoint).
+Results go to one store; the table (mean ± std over seeds) is written as Markdown and CSV, with each run's final
+loss and pretext accuracy.
 """
 
 from __future__ import annotations
 
+import csv
 import json
-from dataclasses import asdict, dataclass, field
+import statistics
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from vssl.benchmark.report import comparison_table, summarise, summary_csv, write_atomic
+from vssl.benchmark.report import comparison_table, format_table, summarise, summary_csv, write_atomic
 from vssl.benchmark.store import ResultStore
-from vssl.config import find_preset, from_dict, load_config, load_yaml, merge, parse_overrides
+from vssl.config import config_hash, find_preset, from_dict, load_config, load_yaml, merge, parse_overrides
 from vssl.data.synthetic import SynthConfig, generate, resolve_config
 from vssl.errors import ConfigError
-from vssl.evaluation.run import EvalConfig, run_eval
+from vssl.evaluation.run import EvalConfig, run_eval, with_dataset_splits
 from vssl.train.pretrain import PretrainConfig, run_pretrain
 
 
@@ -80,7 +83,10 @@ def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
         eval_config = load_config(EvalConfig, config.eval_preset, "eval", [
             f"data.manifest={manifest}", f"encoder.checkpoint={checkpoint}", f"encoder.name={name}", f"seed={seed}",
             f"store={store}", f"progress={flag}", *config.eval_overrides])
-        run_eval(list(config.protocols), eval_config)
+        digest = config_hash(replace(eval_config, data=with_dataset_splits(eval_config.data)))  # as run_eval stores
+        done = {r.protocol for r in ResultStore(store).query(encoder=name, seed=seed, config_hash=digest)}
+        if not set(config.protocols) <= done:  # an interrupted study re-evaluates only what is missing
+            run_eval(list(config.protocols), eval_config)
 
     for seed in range(config.seeds):
         for name in config.references:
@@ -94,14 +100,41 @@ def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
                     f"train.progress={flag}", f"train.resume={str(resume).lower()}", *config.pretrain_overrides,
                     *run.overrides]))
             evaluate(name, run_dir / "encoder.pt", seed)
-    return write_tables(store, out, progress)
+    return write_tables(store, out, progress, pretraining_table(out, config))
 
 
-def write_tables(store: Path, out: Path, echo: bool = True) -> str:
-    """The top-1 comparison (mean ± std over seeds) of everything in ``store``, as text, Markdown and CSV."""
+def final_epoch_metrics(run_dir: Path) -> dict[str, float]:
+    """The last logged value of every epoch-level metric of a run (its newest CSV log), e.g. pretext accuracy."""
+    logs = sorted((run_dir / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
+    values: dict[str, float] = {}
+    if logs:
+        with open(logs[-1], newline="") as f:
+            for row in csv.DictReader(f):
+                values.update({k: float(v) for k, v in row.items() if k.endswith("_epoch") and v not in ("", None)})
+    return values
+
+
+def pretraining_table(out: Path, config: StudyConfig) -> str:
+    """Final epoch loss and pretext accuracy (where the method logs one) per run, mean ± std over seeds."""
+    rows = []
+    for name in config.runs:
+        finals = [final_epoch_metrics(out / "pretrain" / name / f"seed{seed}") for seed in range(config.seeds)]
+        cells = []
+        for key, scale in (("train/loss_epoch", 1.0), ("train/pretext_acc_epoch", 100.0)):
+            values = [f[key] * scale for f in finals if key in f]
+            cells.append("-" if not values else f"{statistics.fmean(values):.2f}" + (
+                f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""))
+        rows.append([name, *cells])
+    return format_table(["run", "final loss", "pretext accuracy (%)"], rows, markdown=True)
+
+
+def write_tables(store: Path, out: Path, echo: bool = True, pretraining: str = "") -> str:
+    """The top-1 comparison (mean ± std over seeds) of everything in ``store``, as text, Markdown and CSV; with
+    ``pretraining`` (a Markdown table) appended to the Markdown file."""
     rows = [r for r in summarise(ResultStore(store).query()) if r.metric == "top1"]
     table = comparison_table(rows)
-    write_atomic(out / "comparison.md", comparison_table(rows, markdown=True) + "\n")
+    extra = f"\nPre-training, last epoch (mean ± std over seeds):\n\n{pretraining}\n" if pretraining else ""
+    write_atomic(out / "comparison.md", comparison_table(rows, markdown=True) + "\n" + extra)
     write_atomic(out / "comparison.csv", summary_csv(rows))
     if echo:
         print("\nvideo-level top-1 accuracy (%), mean ± std over seeds:\n" + table)
