@@ -94,10 +94,11 @@ def test_cli_prints_the_retrieval_table_by_layer(first_run, micro_manifest, caps
     main(["eval", "retrieval", f"data.manifest={micro_manifest}", "data.labels=[motion]", "data.clip_len=4",
           "data.stride=2", "data.num_clips=2", "data.crop_size=24", "data.short_side=24", "data.num_workers=0",
           f"store={tmp / 'results.sqlite'}", "progress=false", "encoder.width=0.125", "encoder.depth=[1,1,1,1]",
-          "--taps", "pool2,pool4"])
+          "--taps", "pool2,pool4", "--seeds", "2"])
     out = capsys.readouterr().out
     by_layer = out.split("label motion\n", 1)[1].splitlines()
     assert [line.split()[0] for line in by_layer[2:4]] == ["layer1", "layer3"]
+    assert "±" in by_layer[2]  # two seeds: mean ± std
 
 
 def test_frozen_protocols_on_a_low_shot_subset(first_run, micro_manifest):

@@ -97,7 +97,8 @@ def cmd_eval(args) -> None:
     from vssl.evaluation.retrieval import retrieval_table
     from vssl.evaluation.run import EvalConfig, run_eval
 
-    overrides = args.overrides + ([f"retrieval.taps={args.taps}"] if args.taps else [])
+    overrides = (args.overrides + ([f"retrieval.taps={args.taps}"] if args.taps else [])
+                 + ([f"seeds={args.seeds}"] if args.seeds else []))
     config = load_config(EvalConfig, args.preset, "eval", overrides)
     results = run_eval(args.protocols.split(","), config)
     print(comparison_table(summarise(results)))
@@ -239,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="section.key=value")
     p.add_argument("--taps", default=None, help="retrieval taps: all, or comma-separated pool1..pool5 / backbone "
                                                 "tap names (same as retrieval.taps=...)")
+    p.add_argument("--seeds", type=int, default=None, help="repeat with seeds 0..N-1 (same as seeds=N); "
+                   "`vssl results` then reports mean ± std")
     p.set_defaults(func=cmd_eval)
 
     from vssl.config import PRESET_DIR
