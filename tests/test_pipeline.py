@@ -81,7 +81,7 @@ def test_demo_writes_the_comparison_at_a_small_size(tmp_path):
     # 2 encoders × 2 protocols × 2 label sets, top-1 only
     assert len(lines) == 1 + 8
     assert {line.split(",")[0] for line in lines[1:]} == {"random", "rho_moco"}
-    assert "| appearance | knn | top1 |" in markdown and "| motion | linear | top1 |" in markdown
+    assert "| synthetic_micro | appearance | knn | top1 |" in markdown and "| motion | linear | top1 |" in markdown
     assert "rho_moco" in table
     assert (tmp_path / "pretrain" / "rho_moco" / "seed0" / "encoder.pt").is_file()
     # a second run reuses the generated benchmark instead of writing it again

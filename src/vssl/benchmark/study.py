@@ -78,11 +78,13 @@ def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
         out / "data", synthetic or config.synthetic, seed=0, progress=progress)
     store = out / "results.sqlite"
     flag = str(progress).lower()
+    benchmark = synthetic or config.synthetic
+    dataset = [] if config.manifest else [f"data.name=synthetic_{getattr(benchmark, 'name', benchmark)}"]
 
     def evaluate(name: str, checkpoint: str | Path, seed: int) -> None:
         eval_config = load_config(EvalConfig, config.eval_preset, "eval", [
             f"data.manifest={manifest}", f"encoder.checkpoint={checkpoint}", f"encoder.name={name}", f"seed={seed}",
-            f"store={store}", f"progress={flag}", *config.eval_overrides])
+            f"store={store}", f"progress={flag}", *dataset, *config.eval_overrides])
         digest = config_hash(replace(eval_config, data=with_dataset_splits(eval_config.data)))  # as run_eval stores
         done = {r.protocol for r in ResultStore(store).query(encoder=name, seed=seed, config_hash=digest)}
         if not set(config.protocols) <= done:  # an interrupted study re-evaluates only what is missing
