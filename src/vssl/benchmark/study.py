@@ -74,12 +74,14 @@ def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
     ``synthetic`` replaces the preset's benchmark by a ready SynthConfig (tests run the same path smaller).
     """
     out = Path(out)
-    manifest = Path(config.manifest) if config.manifest else ensure_synthetic(
-        out / "data", synthetic or config.synthetic, seed=0, progress=progress)
+    benchmark = synthetic or config.synthetic
+    if config.manifest:
+        manifest, dataset = Path(config.manifest), []
+    else:
+        manifest = ensure_synthetic(out / "data", benchmark, seed=0, progress=progress)
+        dataset = [f"data.name=synthetic_{getattr(benchmark, 'name', benchmark)}"]
     store = out / "results.sqlite"
     flag = str(progress).lower()
-    benchmark = synthetic or config.synthetic
-    dataset = [] if config.manifest else [f"data.name=synthetic_{getattr(benchmark, 'name', benchmark)}"]
 
     def evaluate(name: str, checkpoint: str | Path, seed: int) -> None:
         eval_config = load_config(EvalConfig, config.eval_preset, "eval", [
@@ -87,7 +89,7 @@ def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
             f"store={store}", f"progress={flag}", *dataset, *config.eval_overrides])
         digest = config_hash(replace(eval_config, data=with_dataset_splits(eval_config.data)))  # as run_eval stores
         done = {r.protocol for r in ResultStore(store).query(encoder=name, seed=seed, config_hash=digest)}
-        if not set(config.protocols) <= done:  # an interrupted study re-evaluates only what is missing
+        if not set(config.protocols) <= done:  # a resumed study does not repeat a stored evaluation
             run_eval(list(config.protocols), eval_config)
 
     for seed in range(config.seeds):
