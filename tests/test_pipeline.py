@@ -71,8 +71,7 @@ def test_demo_writes_the_comparison_at_a_small_size(tmp_path):
     from vssl.demo import run_demo
     eval_small = ["data.clip_len=4", "data.num_clips=2", "data.crop_size=24", "data.short_side=24",
                   "data.num_workers=0", "linear.epochs=5", "encoder.width=0.125"]
-    pretrain_small = ["train.batch_size=4", "method.queue_size=32", "method.proj_hidden=32",
-                      "model.width=0.125", *SMALL_CLIPS]
+    pretrain_small = ["train.batch_size=4", "method.proj_hidden=32", "model.width=0.125", *SMALL_CLIPS]
     table = run_demo(tmp_path, epochs=1, progress=False, synthetic=MICRO, pretrain_overrides=pretrain_small,
                      eval_overrides=eval_small)
     markdown = (tmp_path / "comparison.md").read_text()
@@ -80,10 +79,10 @@ def test_demo_writes_the_comparison_at_a_small_size(tmp_path):
     assert lines[0] == "encoder,protocol,dataset,label,metric,mean,std,seeds"
     # 2 encoders × 2 protocols × 2 label sets, top-1 only
     assert len(lines) == 1 + 8
-    assert {line.split(",")[0] for line in lines[1:]} == {"random", "rho_moco"}
+    assert {line.split(",")[0] for line in lines[1:]} == {"random", "rho_simclr"}
     assert "| synthetic_micro | appearance | knn | top1 |" in markdown and "| motion | linear | top1 |" in markdown
-    assert "rho_moco" in table
-    assert (tmp_path / "pretrain" / "rho_moco" / "seed0" / "encoder.pt").is_file()
+    assert "rho_simclr" in table
+    assert (tmp_path / "pretrain" / "rho_simclr" / "seed0" / "encoder.pt").is_file()
     # a second run reuses the generated benchmark instead of writing it again
     stamp = (tmp_path / "data" / "manifest.csv").stat().st_mtime_ns
     run_demo(tmp_path, epochs=1, progress=False, synthetic=MICRO, pretrain_overrides=pretrain_small,

@@ -1,4 +1,4 @@
-"""`vssl demo`: tiny synthetic benchmark → ρMoCo pre-training → kNN and linear probe vs. random init → table."""
+"""`vssl demo`: tiny synthetic benchmark → ρSimCLR pre-training → kNN and linear probe vs. random init → table."""
 
 from __future__ import annotations
 
