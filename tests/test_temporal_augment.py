@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from vssl.data.sampling import RhoClipSampler
-from vssl.data.temporal_augment import RandomTemporalDifference, temporal_difference
-from vssl.data.transforms import build_train_transform
+from vssl.data.transforms import RandomTemporalDifference, build_train_transform, temporal_difference
 from vssl.errors import VsslError
 
 

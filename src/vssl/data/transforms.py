@@ -498,6 +498,49 @@ class Normalize(VideoTransform):
 # --- recipes ---
 
 
+def spatial_train_transforms(crop_size: int, short_side: tuple[int, int] | int, flip: bool,
+                             inception_crop: bool) -> list[VideoTransform]:
+    """The spatial part of a training view: VGG-style short-side resize + random crop (or the Inception-style
+    area/aspect crop), then an optional horizontal flip."""
+    if inception_crop:
+        spatial: list[VideoTransform] = [RandomResizedCrop(crop_size)]
+    else:
+        smallest_side = short_side if isinstance(short_side, int) else min(short_side)
+        if smallest_side < crop_size:
+            raise VsslError(f"short_side {short_side!r} is smaller than crop_size {crop_size}")
+        spatial = [ShortSideResize(short_side), RandomCrop(crop_size)]
+    return spatial + ([RandomHorizontalFlip()] if flip else [])
+
+
+# --- temporal difference (seed 001 Table 7) ---
+
+def temporal_difference(video: torch.Tensor) -> torch.Tensor:
+    """Grayscale, then differences between consecutive frames: frame t becomes gray[t + 1] - gray[t].
+
+    The last frame has no successor and repeats the last difference, so a clip keeps its T frames (and its
+    shape [3, T, H, W]; the difference is copied onto all three channels).
+    """
+    gray = to_grayscale(video)
+    if video.shape[1] == 1:
+        return torch.zeros_like(video)
+    diff = gray[:, 1:] - gray[:, :-1]
+    return torch.cat([diff, diff[:, -1:]], dim=1).expand_as(video).contiguous()
+
+
+class RandomTemporalDifference(VideoTransform):
+    """With probability ``p`` (seed 001 Table 7: 0.2) replaces the clip by its grayscale frame differences.
+
+    Put it after the colour augmentations and before normalisation: the differences of a static scene are 0,
+    whatever its colours.
+    """
+
+    def __init__(self, p: float = 0.2):
+        self.p = _probability(p)
+
+    def apply(self, video: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return temporal_difference(video) if _coin(self.p, generator) else video
+
+
 def build_train_transform(
     crop_size: int,
     short_side: tuple[int, int] | int = (256, 320),
@@ -517,16 +560,8 @@ def build_train_transform(
     Table 7 (0.5 default, 0.75 best); 0 disables colour jitter. ``temporal_difference_p`` > 0 replaces a clip by
     its grayscale frame differences with that probability (Table 7: 0.2), just before normalisation.
     """
-    from vssl.data.temporal_augment import RandomTemporalDifference  # it builds on this module
 
-    if inception_crop:
-        spatial: list[VideoTransform] = [RandomResizedCrop(crop_size)]
-    else:
-        smallest_side = short_side if isinstance(short_side, int) else min(short_side)
-        if smallest_side < crop_size:
-            raise VsslError(f"short_side {short_side!r} is smaller than crop_size {crop_size}")
-        spatial = [ShortSideResize(short_side), RandomCrop(crop_size)]
-    transforms = spatial + ([RandomHorizontalFlip()] if flip else [])
+    transforms = spatial_train_transforms(crop_size, short_side, flip, inception_crop)
     if strength > 0:
         transforms.append(ColorJitter(*color_jitter_for_strength(strength)))
     if grayscale_p > 0:

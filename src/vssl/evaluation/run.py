@@ -344,8 +344,8 @@ def run_eval(protocols: list[str], config: EvalConfig) -> list[Result]:
     if not random_init and not Path(config.encoder.checkpoint).is_file():
         raise VsslError(f"encoder.checkpoint: file not found: {config.encoder.checkpoint}")
     share_cpu_with_workers(config.data.num_workers)
-    config = replace(config, data=with_dataset_splits(config.data))
     data = EvalData(config.data, config.progress)
+    config = replace(config, data=data.config)  # the splits EvalData resolved from the dataset sidecar
     recorder = Recorder(config)
     cache = feature_cache_for(config)
     frozen = [p for p in protocols if p in FROZEN_PROTOCOLS]

@@ -35,9 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vssl.data.pretext_sampling import PaceClipSampler, as_fraction, pace_label
-from vssl.data.transforms import (ColorJitter, Compose, Normalize, RandomCrop, RandomHorizontalFlip,
-                                  RandomResizedCrop, ShortSideResize)
-from vssl.errors import ConfigError, VsslError
+from vssl.data.transforms import ColorJitter, Compose, Normalize, spatial_train_transforms
+from vssl.errors import ConfigError
 from vssl.methods.pretext_common import PretextMethod, apply_complexity, reject_fps_jitter
 
 PACE_LEVELS = {"C1": (1.0, 2.0, 3.0), "C2": (1.0, 2.0, 3.0, 4.0), "C3": (1.0, 2.0, 3.0, 4.0, 5.0)}
@@ -98,16 +97,9 @@ def pace_transform(config: PaceConfig, data) -> Compose:
     if data.temporal_difference_p:
         raise ConfigError(f"data.temporal_difference_p={data.temporal_difference_p!r} is not part of the pace "
                           f"recipe; use 0")
-    if data.inception_crop:
-        spatial = [RandomResizedCrop(data.crop_size)]
-    else:
-        smallest_side = data.short_side if isinstance(data.short_side, int) else min(data.short_side)
-        if smallest_side < data.crop_size:
-            raise VsslError(f"short_side {data.short_side!r} is smaller than crop_size {data.crop_size}")
-        spatial = [ShortSideResize(data.short_side), RandomCrop(data.crop_size)]
-    flip = [RandomHorizontalFlip()] if data.flip else []
+    spatial = spatial_train_transforms(data.crop_size, data.short_side, data.flip, data.inception_crop)
     jitter = ColorJitter(*config.jitter, p=config.jitter_p, per_frame=config.per_frame_jitter)
-    return Compose(spatial + flip + [jitter, Normalize()])
+    return Compose(spatial + [jitter, Normalize()])
 
 
 class PacePrediction(PretextMethod):
