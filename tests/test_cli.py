@@ -8,8 +8,8 @@ import pytest
 from vssl.cli import build_parser, main
 
 SUBCOMMANDS = [["demo"], ["data", "synth"], ["data", "import"], ["data", "labels", "statistics"],
-               ["data", "index"], ["data", "check"], ["pretrain"], ["eval"], ["study"], ["results"], ["models"],
-               ["methods"]]
+               ["data", "index"], ["data", "cache"], ["data", "check"], ["pretrain"], ["eval"], ["study"], ["results"],
+               ["models"], ["methods"]]
 
 
 @pytest.mark.parametrize("words", SUBCOMMANDS, ids=" ".join)

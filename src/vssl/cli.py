@@ -56,6 +56,12 @@ def cmd_data_index(args) -> None:
           f"{index_path_for(args.manifest)}")
 
 
+def cmd_data_cache(args) -> None:
+    from vssl.data.clip_store import build_clip_store
+
+    build_clip_store(args.manifest, progress=not args.quiet)
+
+
 def cmd_data_check(args) -> None:
     from vssl.benchmark.report import format_table
     from vssl.data.index import build_index, index_path_for
@@ -181,8 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
 
-    data = sub.add_parser("data", help="generate, index and check datasets").add_subparsers(dest="data_command",
-                                                                                              required=True)
+    data = sub.add_parser("data", help="generate, index, cache and check datasets").add_subparsers(
+        dest="data_command", required=True)
     p = data.add_parser("synth", help="write the synthetic video benchmark (mp4 files + manifest.csv)")
     p.add_argument("--preset", default="tiny", help="tiny (default), small, or the SEVERE-style stand-ins "
                    "tiny_domain2 (domain shift) and tiny_fine (fine-grained motion)")
@@ -221,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_data_index)
+    p = data.add_parser("cache", help="decode every video of a manifest once into a uint8 clip store "
+                        "(<manifest>.clips/) that loaders read instead of the files")
+    p.add_argument("manifest")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_data_cache)
     p = data.add_parser("check", help="report unreadable files and label statistics of a manifest")
     p.add_argument("manifest")
     p.add_argument("--quiet", action="store_true")

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from vssl.data.clip_store import ClipStore
 from vssl.data.index import VideoIndex
 from vssl.data.manifest import Sample
 from vssl.data.transforms import to_float_video
@@ -27,13 +28,15 @@ class VideoClipDataset(Dataset):
 
     ``sampler(num_frames, fps, rng)`` returns K clips of frame indices (relative to the segment);
     ``repeat`` > 1 transforms each clip several times (ρ = 1 in seed 001: two crops of one instant).
+    With a ``store`` (:mod:`vssl.data.clip_store`), the frames of the videos in it are read from it instead of
+    being decoded: the same frames, so the same items.
     Unreadable videos (found by the index or while decoding) are skipped: the item carries their path
     under ``skipped`` and the collate function drops it.
     """
 
     def __init__(self, samples: list[Sample], index: VideoIndex, sampler, transform,
                  label_sets: list[str] | None = None, class_names: dict[str, list[str]] | None = None,
-                 repeat: int = 1, seed: int = 0):
+                 repeat: int = 1, seed: int = 0, store: ClipStore | None = None):
         self.unreadable = [s.path for s in samples if s.path not in index]
         self.samples = [s for s in samples if s.path in index]
         self.index = index
@@ -44,6 +47,7 @@ class VideoClipDataset(Dataset):
                              for name in self.label_sets}
         self.repeat = repeat
         self.seed = seed
+        self.store = store
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -65,8 +69,7 @@ class VideoClipDataset(Dataset):
         clips_indices = self.sampler(count, info.fps, rng)
         flat = [first + j for clip in clips_indices for j in clip]
         try:
-            with open_video(sample.path) as reader:
-                frames = reader.read(flat)
+            frames = self._read_frames(sample.path, flat)
         except VideoReadError:
             return {"skipped": sample.path}
         clip_len = len(clips_indices[0])
@@ -80,6 +83,13 @@ class VideoClipDataset(Dataset):
         return {"clips": torch.stack(clips), "labels": torch.tensor(labels, dtype=torch.long), "index": i,
                 "path": sample.path,
                 "frames": torch.tensor(flat, dtype=torch.long).view(len(clips_indices), clip_len)}
+
+    def _read_frames(self, path: str, indices: list[int]) -> np.ndarray:
+        """uint8 frames [len(indices), H, W, 3], from the store when it holds the video, else decoded."""
+        if self.store is not None and path in self.store:
+            return self.store.read(path, indices)
+        with open_video(path) as reader:
+            return reader.read(indices)
 
 
 def collate_clips(items: list[dict]) -> dict:

@@ -17,6 +17,7 @@ import torch
 
 from vssl.benchmark.store import Result, ResultStore
 from vssl.config import config_hash
+from vssl.data.clip_store import open_clip_store
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset
 from vssl.data.manifest import Sample, class_names, read_manifest
@@ -63,6 +64,7 @@ class EvalDataConfig:
     subset_seed: int = 0  # which subset: the same for every encoder and evaluation seed
     batch_size: int = 8
     num_workers: int = 2
+    clip_store: bool = True  # read frames from `vssl data cache`'s store when a valid one exists, else decode files
 
 
 @dataclass
@@ -164,6 +166,8 @@ class EvalData:
         info = read_dataset_info(config.manifest)
         self.flip = info is None or info.horizontal_flip  # off where a mirror changes the label (SSv2)
         self.index = build_index(self.train + self.test, cache=index_path_for(config.manifest), progress=progress)
+        # the store holds the very frames decoding gives, so the feature cache key does not depend on it
+        self.store = open_clip_store(config.manifest) if config.clip_store else None
 
     def train_samples(self, label: str) -> list[Sample]:
         """Every training sample, or the class-balanced subset of ``data.train_subset`` balanced on ``label``."""
@@ -182,7 +186,8 @@ class EvalData:
         else:
             sampler = UniformClipSampler(c.clip_len, c.stride, c.num_clips)
             transform = build_multi_crop_eval_transform(c.test_crop_size or c.crop_size, c.short_side, c.crops)
-        return VideoClipDataset(samples, self.index, sampler, transform, labels, self.classes, seed=seed)
+        return VideoClipDataset(samples, self.index, sampler, transform, labels, self.classes, seed=seed,
+                                store=self.store)
 
     def views_key(self) -> dict:
         """What determines a video's frozen test views (part of the feature cache key)."""

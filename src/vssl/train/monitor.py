@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 
+from vssl.data.clip_store import ClipStore
 from vssl.data.index import VideoIndex
 from vssl.data.loader import VideoClipDataset
 from vssl.data.manifest import Sample, class_names
@@ -31,12 +32,13 @@ class KnnMonitor(L.Callback):
     """Logs ``monitor/knn_top1`` every ``every_n_epochs`` epochs, from frozen features of the current encoder."""
 
     def __init__(self, config: MonitorConfig, train: list[Sample], test: list[Sample], index: VideoIndex,
-                 clip_len: int, stride: int, crop_size: int, short_side: int, batch_size: int, num_workers: int):
+                 clip_len: int, stride: int, crop_size: int, short_side: int, batch_size: int, num_workers: int,
+                 store: ClipStore | None = None):
         classes = {config.label: class_names(train + test, config.label)}
         sampler = UniformClipSampler(clip_len, stride, config.num_clips)
         transform = build_eval_transform(crop_size, short_side)
-        self.train_set = VideoClipDataset(train, index, sampler, transform, [config.label], classes)
-        self.test_set = VideoClipDataset(test, index, sampler, transform, [config.label], classes)
+        self.train_set = VideoClipDataset(train, index, sampler, transform, [config.label], classes, store=store)
+        self.test_set = VideoClipDataset(test, index, sampler, transform, [config.label], classes, store=store)
         self.num_classes = len(classes[config.label])
         self.config = config
         self.batch_size = batch_size

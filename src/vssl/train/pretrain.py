@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
 from vssl.config import from_dict, to_dict
+from vssl.data.clip_store import ClipStore, open_clip_store
 from vssl.data.formats import read_dataset_info
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset, make_loader
@@ -42,6 +43,7 @@ class PretrainDataConfig:
     fps_jitter: float = 0.0  # seed 001 Table 7: 0.5 = each clip's frame rate jittered by ±50 %
     flip: bool = True  # off for direction-sensitive datasets such as Something-Something v2
     num_workers: int = 2
+    clip_store: bool = True  # read frames from `vssl data cache`'s store when a valid one exists, else decode files
 
 
 @dataclass
@@ -114,7 +116,7 @@ class SaveVsslSpec(L.Callback):
         checkpoint["vssl"] = self.spec
 
 
-def build_monitor(config: PretrainConfig) -> KnnMonitor:
+def build_monitor(config: PretrainConfig, store: ClipStore | None = None) -> KnnMonitor:
     """kNN monitor on the manifest's labelled splits, with the pre-training clip shape and an eval crop."""
     monitor, data = config.monitor, config.data
     train = read_manifest(data.manifest, split=monitor.train_split)
@@ -125,7 +127,7 @@ def build_monitor(config: PretrainConfig) -> KnnMonitor:
     index = build_index(train + test, cache=index_path_for(data.manifest), progress=False)
     short_side = data.short_side[0] if isinstance(data.short_side, tuple) else data.short_side
     return KnnMonitor(monitor, train, test, index, data.clip_len, data.stride, data.crop_size, short_side,
-                      config.train.batch_size, data.num_workers)
+                      config.train.batch_size, data.num_workers, store)
 
 
 def run_pretrain(config: PretrainConfig) -> Path:
@@ -152,9 +154,11 @@ def run_pretrain(config: PretrainConfig) -> Path:
     if not samples:
         raise VsslError(f"{config.data.manifest}: no samples in split '{config.data.split}'")
     index = build_index(samples, cache=index_path_for(config.data.manifest), progress=config.train.progress)
+    store = open_clip_store(config.data.manifest) if config.data.clip_store else None
     dataset = VideoClipDataset(samples, index, method_class.build_sampler(method_config, config.data),
                                method_class.build_transform(method_config, config.data),
-                               repeat=method_class.views_per_clip(method_config), seed=config.train.seed)
+                               repeat=method_class.views_per_clip(method_config), seed=config.train.seed,
+                               store=store)
     if len(dataset) < config.train.batch_size:
         raise VsslError(f"{config.data.manifest}: only {len(dataset)} readable videos in split "
                         f"'{config.data.split}', fewer than train.batch_size={config.train.batch_size}")
@@ -171,7 +175,7 @@ def run_pretrain(config: PretrainConfig) -> Path:
     # keep the newest epoch checkpoint plus last.ckpt, written after every epoch (what `resume` continues from)
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_epochs=1, save_top_k=1)
     callbacks = [checkpoint, SaveVsslSpec(config.model)]
-    monitor = build_monitor(config) if config.monitor.label else None
+    monitor = build_monitor(config, store) if config.monitor.label else None
     if monitor is not None:
         callbacks.append(monitor)
     if config.train.progress:

@@ -1,0 +1,137 @@
+"""Pre-training throughput: model-only clips/s vs. end-to-end clips/s reading the clip store or the mp4 files.
+
+In one run, on a synthetic dataset generated in a temporary folder, with the tiny pre-training backbone (r3d_18,
+width 0.25, one block per stage) and the same batch of clips per step:
+  (a) backbone forward+backward on random input tensors (the ceiling);
+  (b) the same steps fed by a DataLoader over VideoClipDataset with ρSimCLR's sampler and transform, reading frames
+      from the clip store (`vssl data cache`);
+  (c) the same, decoding the mp4 files.
+(b)/(a) near 1 means the data path keeps up with the model. The loaders alone (no model) are timed too, to show
+which side limits an end-to-end rate.
+
+    .venv/bin/python benchmarks/clip_store.py [--preset tiny] [--size 32] [--batch-size 32] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+
+import torch
+
+from vssl.data.clip_store import build_clip_store, open_clip_store
+from vssl.data.index import build_index
+from vssl.data.loader import VideoClipDataset, make_loader
+from vssl.data.manifest import read_manifest
+from vssl.data.synthetic import generate
+from vssl.methods.registry import get_method
+from vssl.models.registry import build_backbone
+from vssl.runtime import share_cpu_with_workers
+from vssl.train.pretrain import PretrainDataConfig
+
+
+def batches(loader, clips_per_step: int, device: torch.device) -> Iterator[torch.Tensor]:
+    """Endless [clips_per_step, C, T, H, W] batches, epoch after epoch."""
+    epoch = 0
+    while True:
+        loader.sampler.set_epoch(epoch)
+        for batch in loader:
+            yield batch["clips"].flatten(0, 1)[:clips_per_step].to(device, non_blocking=True)
+        epoch += 1
+
+
+def clips_per_second(step: Callable[[torch.Tensor], None], inputs: Iterator[torch.Tensor], steps: int,
+                     warmup: int, device: torch.device) -> float:
+    """Clips per second through ``step`` over ``steps`` steps, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        step(next(inputs))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    clips, start = 0, time.perf_counter()
+    for _ in range(steps):
+        x = next(inputs)
+        step(x)
+        clips += x.shape[0]
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return clips / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="tiny", help="synthetic preset to generate (default: tiny)")
+    parser.add_argument("--size", type=int, default=32, help="crop size of the clips (default 32)")
+    parser.add_argument("--frames", type=int, default=8, help="frames per clip (default 8)")
+    parser.add_argument("--batch-size", type=int, default=32, help="clips per step (default 32)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default 20)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (default 2)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="vssl-clip-store-") as folder:
+        run(args, folder)
+
+
+def run(args: argparse.Namespace, folder: str) -> None:
+    """Generate the dataset in ``folder``, build its clip store, measure and print the rates."""
+    device = torch.device(args.device)
+    share_cpu_with_workers(args.workers)  # as `vssl pretrain` does
+    start = time.perf_counter()
+    manifest = generate(folder, preset=args.preset, seed=0, progress=False)
+    samples = read_manifest(manifest, split="pretrain")
+    print(f"generated {args.preset}: {len(samples)} pre-training videos in {time.perf_counter() - start:.0f} s")
+    start = time.perf_counter()
+    build_clip_store(manifest, samples, progress=False)
+    print(f"built the clip store in {time.perf_counter() - start:.1f} s")
+    store = open_clip_store(manifest)
+
+    method_class, config_class = get_method("rho_simclr")
+    method_config = config_class()
+    data = PretrainDataConfig(manifest=str(manifest), clip_len=args.frames, stride=2, crop_size=args.size,
+                              short_side=(round(args.size * 60 / 56), round(args.size * 72 / 56)))  # as rho_*_tiny
+    clips_per_video = method_config.rho * method_class.views_per_clip(method_config)
+    index = build_index(samples, progress=False)
+
+    def loader(clip_store):
+        dataset = VideoClipDataset(samples, index, method_class.build_sampler(method_config, data),
+                                   method_class.build_transform(method_config, data),
+                                   repeat=method_class.views_per_clip(method_config), store=clip_store)
+        return make_loader(dataset, args.batch_size // clips_per_video, shuffle=True, num_workers=args.workers,
+                           drop_last=True)
+
+    model = build_backbone("r3d_18", width=0.25, depth=(1, 1, 1, 1)).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+
+    def train_step(x: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        model(x).square().mean().backward()
+        optimizer.step()
+
+    def random_inputs() -> Iterator[torch.Tensor]:
+        x = torch.rand(args.batch_size, 3, args.frames, args.size, args.size, device=device)
+        while True:
+            yield x
+
+    def measure(step, inputs) -> float:
+        return clips_per_second(step, inputs, args.steps, args.warmup, device)
+
+    rates = {"model": measure(train_step, random_inputs()),
+             "store": measure(train_step, batches(loader(store), args.batch_size, device)),
+             "files": measure(train_step, batches(loader(None), args.batch_size, device)),
+             "store loader only": measure(lambda x: None, batches(loader(store), args.batch_size, device)),
+             "files loader only": measure(lambda x: None, batches(loader(None), args.batch_size, device))}
+    print(f"batch of {args.batch_size} clips [3, {args.frames}, {args.size}, {args.size}] on {device}, "
+          f"{torch.get_num_threads()} compute thread(s), {args.workers} loader worker(s)")
+    print(f"(a) model only (random input):        {rates['model']:8.1f} clips/s")
+    print(f"(b) end to end, clip store:           {rates['store']:8.1f} clips/s   (b)/(a) = "
+          f"{rates['store'] / rates['model']:.2f}")
+    print(f"(c) end to end, mp4 files:            {rates['files']:8.1f} clips/s   (c)/(a) = "
+          f"{rates['files'] / rates['model']:.2f}")
+    print(f"    loader only, clip store:          {rates['store loader only']:8.1f} clips/s")
+    print(f"    loader only, mp4 files:           {rates['files loader only']:8.1f} clips/s")
+
+
+if __name__ == "__main__":
+    main()
