@@ -66,3 +66,16 @@ def test_every_shipped_preset_loads():
     assert jitter.data.fps_jitter == 0.5 and jitter.data.temporal_difference_p == 0.0  # seed 001 Table 7
     for name in (p.stem for p in (PRESET_DIR / "eval").glob("*.yaml")):
         load_config(EvalConfig, name, "eval", [])
+
+
+def test_a_preset_starts_from_its_base_and_overrides_it(tmp_path):
+    simclr = load_config(PretrainConfig, "rho_simclr_world32", "pretrain", [])
+    recipe = load_config(PretrainConfig, "world32_recipe", "pretrain", [])
+    assert (simclr.data, simclr.model, simclr.optim) == (recipe.data, recipe.model, recipe.optim)
+    assert simclr.method["name"] == "rho_simclr" and simclr.train.out_dir == "runs/rho_simclr_world32"
+    assert load_config(PretrainConfig, "vcop_world32", "pretrain", []).data.flip is False  # its own override
+    loop_a, loop_b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    loop_a.write_text(f"base: {loop_b}\n")
+    loop_b.write_text(f"base: {loop_a}\n")
+    with pytest.raises(ConfigError, match="loops"):
+        load_config(PretrainConfig, str(loop_a), "pretrain", [])

@@ -12,7 +12,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from vssl.data import synthetic
 from vssl.data.manifest import read_manifest
-from vssl.data.synthetic import (PRESETS, SynthConfig, generate, render_video, rgb_to_yuv420, sprite_coverage,
+from vssl.data.synthetic_sprites import SHAPE_EXTENT, sprite_coverage
+from vssl.data.synthetic import (PRESETS, SynthConfig, generate, render_video, rgb_to_yuv420,
                                  write_mp4)
 from vssl.errors import VsslError
 
@@ -104,7 +105,7 @@ def test_interrupted_regeneration_leaves_no_manifest(tmp_path, monkeypatch):
 
 
 def test_unknown_preset_lists_the_valid_ones(tmp_path):
-    with pytest.raises(VsslError, match="tiny, tiny_upright, tiny_domain2, tiny_fine, small"):
+    with pytest.raises(VsslError, match="tiny, tiny_upright, tiny_domain2, tiny_fine, world32, world48, world64, world32_domain2, world32_fine, small"):
         generate(tmp_path, "huge", progress=False)
 
 
@@ -215,7 +216,7 @@ def test_each_motion_class_moves_as_named():
 
 def test_only_pixels_near_the_sprite_change_without_camera_shake_or_noise():
     video, path = render_video(STEADY_CAMERA, "circular", "square", np.random.default_rng(5), return_trajectory=True)
-    reach = synthetic.SHAPE_EXTENT * STEADY_CAMERA.sprite_radius[1] * STEADY_CAMERA.size + 2
+    reach = SHAPE_EXTENT * STEADY_CAMERA.sprite_radius[1] * STEADY_CAMERA.size + 2
     rows, cols = np.mgrid[0:32, 0:32]
     for t in (4, 9, 15):
         changed = np.any(video[t] != video[0], axis=-1)
@@ -258,7 +259,7 @@ def test_sprite_shapes_differ_from_each_other():
 def test_scene_cuts_change_the_background_at_even_intervals_and_keep_the_sprite():
     config = SynthConfig(**{**vars(STEADY_CAMERA), "name": "cuts", "scene_cuts": 2, "num_frames": 24})
     video, path = render_video(config, "horizontal", "disk", np.random.default_rng(3), return_trajectory=True)
-    reach = synthetic.SHAPE_EXTENT * config.sprite_radius[1] * config.size + 2
+    reach = SHAPE_EXTENT * config.sprite_radius[1] * config.size + 2
     rows, cols = np.mgrid[0:32, 0:32]
     far = np.ones((32, 32), dtype=bool)
     for t in range(24):  # pixels the sprite never comes near show only the background

@@ -158,7 +158,24 @@ def config_hash(config) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+MAX_PRESET_DEPTH = 8
+
+
+def load_preset(preset: str, kind: str) -> dict:
+    """A preset's settings; a preset may start from another one with ``base: <preset>`` and override it (so a shared
+    recipe is written once, e.g. ``configs/pretrain/world32_recipe.yaml``)."""
+    chain: list[str] = []
+    data = load_yaml(find_preset(preset, kind))
+    while "base" in data:
+        base = data.pop("base")
+        chain.append(str(base))
+        if len(chain) > MAX_PRESET_DEPTH or chain.count(str(base)) > 1:
+            raise ConfigError(f"preset '{preset}': 'base' chain {' -> '.join(chain)} loops or is too deep")
+        data = merge(load_yaml(find_preset(str(base), kind)), data)
+    return data
+
+
 def load_config(cls, preset: str | None, kind: str, overrides: list[str]):
     """Preset (optional) + overrides → validated dataclass ``cls``."""
-    data = load_yaml(find_preset(preset, kind)) if preset else {}
+    data = load_preset(preset, kind) if preset else {}
     return from_dict(cls, merge(data, parse_overrides(overrides)))

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from vssl.benchmark.report import comparison_table, format_table, summarise, summary_csv, write_atomic
 from vssl.benchmark.store import ResultStore
-from vssl.config import config_hash, find_preset, from_dict, load_config, load_yaml, merge, parse_overrides
+from vssl.config import config_hash, from_dict, load_config, load_preset, merge, parse_overrides
+from vssl.data.clip_store import build_clip_store, open_clip_store
 from vssl.data.synthetic import SynthConfig, generate, resolve_config
 from vssl.errors import ConfigError
 from vssl.evaluation.run import EvalConfig, run_eval, with_dataset_splits
@@ -47,7 +48,7 @@ class StudyConfig:
 
 def load_study(preset: str, overrides: list[str] = ()) -> StudyConfig:
     """A study preset + ``key=value`` overrides; runs are validated like every other config."""
-    data = load_yaml(find_preset(preset, "study"))
+    data = load_preset(preset, "study")
     runs = data.pop("runs", {}) or {}
     if not isinstance(runs, dict) or not runs:
         raise ConfigError(f"study '{preset}': 'runs' must map run names to {{preset, overrides}}")
@@ -57,14 +58,19 @@ def load_study(preset: str, overrides: list[str] = ()) -> StudyConfig:
 
 
 def ensure_synthetic(out: Path, preset: str | SynthConfig, seed: int, progress: bool) -> Path:
-    """Generate the benchmark unless the same preset and seed already lie in ``out`` (it is deterministic)."""
+    """Generate the benchmark unless the same preset and seed already lie in ``out`` (it is deterministic), then
+    decode it once into a clip store (``vssl data cache``) unless a valid one exists."""
     manifest, meta = out / "manifest.csv", out / "synth.json"
+    current = False
     if manifest.is_file() and meta.is_file():
         info = json.loads(meta.read_text())
         wanted = json.loads(json.dumps(asdict(resolve_config(preset))))  # as synth.json stores it
-        if info.get("config") == wanted and info.get("seed") == seed:
-            return manifest
-    return generate(out, preset=preset, seed=seed, progress=progress)
+        current = info.get("config") == wanted and info.get("seed") == seed
+    if not current:
+        generate(out, preset=preset, seed=seed, progress=progress)
+    if open_clip_store(manifest) is None:
+        build_clip_store(manifest, progress=progress)
+    return manifest
 
 
 def run_study(config: StudyConfig, out: str | Path, progress: bool = True,

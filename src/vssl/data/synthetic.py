@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import colorsys
 import json
 import math
 import multiprocessing
@@ -20,81 +19,9 @@ from tqdm import tqdm
 
 from vssl.data.formats.common import DatasetInfo, write_dataset_info
 from vssl.data.manifest import Sample, write_manifest
+from vssl.data.synthetic_sprites import SHAPE_EXTENT, SHAPES, paint_sprite, sprite_colour
+from vssl.data.synthetic_world import FINE_WORLD_MOTIONS, WORLD_MOTIONS, render_world_video
 from vssl.errors import ConfigError, VsslError
-
-# ---------------------------------------------------------------------------------------------------------------
-# Sprite shapes (appearance classes). Each is an "inside" test in units where a disk of the same area has radius 1,
-# so every shape covers pi * radius**2 pixels: sprite size says nothing about the shape.
-
-SQUARE_HALF_SIDE = math.sqrt(math.pi) / 2  # (2a)^2 = pi
-TRIANGLE_CIRCUMRADIUS = math.sqrt(math.pi / (3 * math.sqrt(3) / 4))  # equilateral: area = 3*sqrt(3)/4 * R^2
-CROSS_HALF_LENGTH = math.sqrt(9 * math.pi / 20)  # plus sign, arm half-width = half-length / 3: area = 20/9 * L^2
-RING_INNER_FRACTION = 0.6  # inner radius / outer radius
-RING_OUTER_RADIUS = 1 / math.sqrt(1 - RING_INNER_FRACTION**2)  # area = pi * (1 - k^2) * R^2
-STAR_INNER_FRACTION = 0.45  # five points; inner vertex radius / tip radius (a regular pentagram has 0.382)
-STAR_OUTER_RADIUS = math.sqrt(math.pi / (5 * STAR_INNER_FRACTION * math.sin(math.pi / 5)))  # area = 5 rho sin36 R^2
-
-
-def _disk(u, v):
-    return u * u + v * v <= 1.0
-
-
-def _square(u, v):
-    return np.maximum(np.abs(u), np.abs(v)) <= SQUARE_HALF_SIDE
-
-
-def _triangle(u, v):
-    """Equilateral triangle with one vertex pointing up (-v): inside all three edges at the inradius R/2."""
-    inside = np.ones(np.broadcast_shapes(np.shape(u), np.shape(v)), dtype=bool)
-    for normal_angle in (math.pi / 2, math.pi / 2 + 2 * math.pi / 3, math.pi / 2 + 4 * math.pi / 3):
-        inside &= u * math.cos(normal_angle) + v * math.sin(normal_angle) <= TRIANGLE_CIRCUMRADIUS / 2
-    return inside
-
-
-def _cross(u, v):
-    abs_u, abs_v = np.abs(u), np.abs(v)
-    half_width = CROSS_HALF_LENGTH / 3
-    return (((abs_u <= CROSS_HALF_LENGTH) & (abs_v <= half_width))
-            | ((abs_v <= CROSS_HALF_LENGTH) & (abs_u <= half_width)))
-
-
-def _ring(u, v):
-    squared = u * u + v * v
-    return (squared <= RING_OUTER_RADIUS**2) & (squared >= (RING_INNER_FRACTION * RING_OUTER_RADIUS) ** 2)
-
-
-def _star(u, v):
-    """Five-pointed star, one tip up: fold the angle into the half-sector [0, 36 deg] next to a tip, then test
-    which side of the tip-to-inner-vertex edge the point lies on."""
-    sector = 2 * math.pi / 5
-    angle = np.mod(np.arctan2(v, u) + math.pi / 2, sector)
-    angle = np.minimum(angle, sector - angle)
-    distance = np.sqrt(u * u + v * v)
-    qx, qy = distance * np.cos(angle), distance * np.sin(angle)
-    tip = STAR_OUTER_RADIUS
-    inner_x = STAR_INNER_FRACTION * tip * math.cos(sector / 2)
-    inner_y = STAR_INNER_FRACTION * tip * math.sin(sector / 2)
-    return (inner_x - tip) * qy - inner_y * (qx - tip) >= 0
-
-
-SHAPES = {"disk": _disk, "square": _square, "triangle": _triangle, "cross": _cross, "ring": _ring, "star": _star}
-# Farthest any shape reaches from its centre, in equal-area-disk radii (the triangle's circumradius).
-SHAPE_EXTENT = max(1.0, SQUARE_HALF_SIDE * math.sqrt(2), TRIANGLE_CIRCUMRADIUS,
-                   math.hypot(CROSS_HALF_LENGTH, CROSS_HALF_LENGTH / 3), RING_OUTER_RADIUS, STAR_OUTER_RADIUS)
-SUBPIXEL_OFFSETS = (-0.25, 0.25)  # 2x2 supersampling for anti-aliased edges
-
-
-def sprite_coverage(shape: str, dx, dy, radius: float, rotation: float = 0.0) -> np.ndarray:
-    """Fraction (0..1) of each pixel covered by a sprite; dx, dy: pixel-centre offsets from the sprite centre."""
-    inside = SHAPES[shape]
-    cos_r, sin_r = math.cos(rotation), math.sin(rotation)
-    coverage = 0.0
-    for oy in SUBPIXEL_OFFSETS:
-        for ox in SUBPIXEL_OFFSETS:
-            x, y = np.asarray(dx) + ox, np.asarray(dy) + oy
-            coverage = coverage + inside((cos_r * x + sin_r * y) / radius, (-sin_r * x + cos_r * y) / radius)
-    return np.asarray(coverage, dtype=np.float32) / len(SUBPIXEL_OFFSETS) ** 2
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Trajectory shapes (motion classes). Each maps per-frame phase angles to unit-amplitude offsets [T, 2] (x, y) from
@@ -183,6 +110,10 @@ class SynthConfig:
     background_pool: int = 0  # > 0: backgrounds come from this many scenes shared by all videos (0 = one per video)
     crf: int = 20  # libx264 constant rate factor (lower = higher quality)
     x264_preset: str = "veryfast"  # libx264 speed/size preset
+    # False: sprites oscillate over flat textures (`tiny`); True: the upright physical world of synthetic_world.py
+    # (`world*` presets: motion classes from WORLD_MOTIONS; amplitude, cycles and start_margin are not used)
+    world: bool = False
+    speed_jitter: float = 0.1  # world only: a video's speeds and gravity vary by ± this fraction of the class's
 
     def __post_init__(self):
         self.counts = dict(self.counts)
@@ -202,7 +133,8 @@ class SynthConfig:
             self._fail("fps", "must be positive")
         if not self.counts or any(not isinstance(n, int) or n < 0 for n in self.counts.values()):
             self._fail("counts", "must map split names to non-negative integers")
-        for key, known in (("motion_classes", MOTIONS), ("appearance_classes", SHAPES)):
+        for key, known in (("motion_classes", WORLD_MOTIONS if self.world else MOTIONS),
+                           ("appearance_classes", SHAPES)):
             names = getattr(self, key)
             unknown = [n for n in names if n not in known]
             if not names or unknown or len(set(names)) != len(names):
@@ -217,14 +149,18 @@ class SynthConfig:
             self._fail("crf", "must be in 0..51")
         if self.x264_preset not in X264_PRESETS:
             self._fail("x264_preset", f"must be one of {', '.join(X264_PRESETS)}")
+        if not 0 <= self.speed_jitter < 0.5:
+            self._fail("speed_jitter", "must be in [0, 0.5): paces 2x apart must stay apart")
         for key in ("jitter_px", "noise_std", "start_margin", "scene_cuts", "background_contrast", "background_pool"):
             if getattr(self, key) < 0:
                 self._fail(key, "must be >= 0")
         low, high = _free_area(self, self.sprite_radius[1] * self.size)
-        if high - low <= 2 * self.start_margin * self.size:
+        if not self.world and high - low <= 2 * self.start_margin * self.size:
             self._fail("sprite_radius", "leaves no room for the sprite to start (shrink sprites, jitter or margin)")
 
 
+WORLD_CLASSES = ("drop", "toss", "slide", "float")
+WORLD_SHAPES = ("disk", "ring", "bar", "pillar")  # coarse forms a 32² clip shows clearly (calibration.md)
 PRESETS: dict[str, SynthConfig] = {
     "tiny": SynthConfig(name="tiny", size=64, num_frames=48, fps=16,
                         counts={"pretrain": 320, "train": 160, "test": 160}),
@@ -242,6 +178,24 @@ PRESETS: dict[str, SynthConfig] = {
     # Fine-grained motion: four orbits that differ only in rotation sense and speed (no flip: see FINE_MOTIONS).
     "tiny_fine": SynthConfig(name="tiny_fine", size=64, num_frames=48, fps=16, counts={"train": 160, "test": 160},
                              motion_classes=tuple(FINE_MOTIONS), cycles=(0.75, 1.0)),
+    # The upright physical world (docs/synthetic.md): gravity, bounces that lose energy, class-typical speeds,
+    # sky and ground lit from above, sprites within ±10° of upright; 2,000 pre-training videos. world32 is the
+    # default CPU benchmark (the demo and the studies); world48 and world64 are the same world at larger frames.
+    **{f"world{size}": SynthConfig(name=f"world{size}", size=size, num_frames=48, fps=16,
+                                   counts={"pretrain": 2000, "train": 800, "test": 400}, world=True,
+                                   motion_classes=WORLD_CLASSES, appearance_classes=WORLD_SHAPES, sprite_radius=(0.18, 0.22),
+                                   rotation_deg=(-10.0, 10.0), background_pool=16, jitter_px=size // 32)
+       for size in (32, 48, 64)},
+    # SEVERE-style stand-ins in the world family (Thoker 2023, Ch. 2): domain shift (two shapes never seen in
+    # pre-training, flatter and noisier scenes, a shakier camera) and fine-grained motion (the same two actions,
+    # told apart only by bounciness or throw height).
+    "world32_domain2": SynthConfig(name="world32_domain2", size=32, num_frames=48, fps=16,
+                                   counts={"train": 400, "test": 400}, world=True, motion_classes=WORLD_CLASSES,
+                                   appearance_classes=("square", "star", "bar", "pillar"), sprite_radius=(0.18, 0.22),
+                                   rotation_deg=(-10.0, 10.0), background_contrast=0.4, jitter_px=2, noise_std=5.0),
+    "world32_fine": SynthConfig(name="world32_fine", size=32, num_frames=48, fps=16,
+                                counts={"train": 400, "test": 400}, world=True, motion_classes=FINE_WORLD_MOTIONS,
+                                appearance_classes=WORLD_SHAPES, sprite_radius=(0.18, 0.22), rotation_deg=(-10.0, 10.0), background_pool=16),
     "small": SynthConfig(name="small", size=112, num_frames=64, fps=16,
                          counts={"pretrain": 2000, "train": 800, "test": 800}, jitter_px=2),
 }
@@ -325,25 +279,6 @@ def _draw_background(config: SynthConfig, rng: np.random.Generator) -> np.ndarra
     return _background(shared, size, config.size, config.background_contrast)
 
 
-def _sprite_colour(rng: np.random.Generator) -> np.ndarray:
-    """A saturated, bright colour that stands out from the muted backgrounds."""
-    rgb = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.0))
-    return np.asarray(rgb, dtype=np.float32)
-
-
-def _paint_sprite(frame: np.ndarray, shape: str, centre, radius: float, rotation: float, colour: np.ndarray):
-    """Alpha-blend one anti-aliased sprite into a float frame [H, W, 3], touching only its bounding box."""
-    half = math.ceil(SHAPE_EXTENT * radius) + 1
-    cx, cy = centre
-    x0, y0 = max(math.floor(cx) - half, 0), max(math.floor(cy) - half, 0)
-    x1, y1 = min(math.floor(cx) + half + 2, frame.shape[1]), min(math.floor(cy) + half + 2, frame.shape[0])
-    dx = np.arange(x0, x1)[None, :] - cx
-    dy = np.arange(y0, y1)[:, None] - cy
-    alpha = sprite_coverage(shape, dx, dy, radius, rotation)[..., None]
-    patch = frame[y0:y1, x0:x1]
-    patch += alpha * (colour - patch)
-
-
 def render_video(config: SynthConfig, motion: str, appearance: str, rng: np.random.Generator,
                  return_trajectory: bool = False):
     """Render one video as uint8 [T, H, W, 3]; with return_trajectory also the in-frame sprite centres [T, 2] (x, y).
@@ -352,10 +287,13 @@ def render_video(config: SynthConfig, motion: str, appearance: str, rng: np.rand
     if motion not in config.motion_classes or appearance not in config.appearance_classes:
         raise VsslError(f"render_video: ({motion!r}, {appearance!r}) not in config '{config.name}' classes "
                         f"{config.motion_classes} x {config.appearance_classes}")
+    if config.world:
+        video, centres = render_world_video(config, motion, appearance, rng, BACKGROUND_POOL_SEED)
+        return (video, centres) if return_trajectory else video
     size, jitter = config.size, config.jitter_px
     radius = rng.uniform(*config.sprite_radius) * size
     rotation = rng.uniform(math.radians(config.rotation_deg[0]), math.radians(config.rotation_deg[1]))
-    colours = [_sprite_colour(rng) for _ in range(config.scene_cuts + 1 if config.recolour_at_cuts else 1)]
+    colours = [sprite_colour(rng) for _ in range(config.scene_cuts + 1 if config.recolour_at_cuts else 1)]
     world = _sample_trajectory(config, motion, radius, rng)
     backgrounds = [_draw_background(config, rng) for _ in range(config.scene_cuts + 1)]
     shifts = rng.integers(-jitter, jitter + 1, size=(config.num_frames, 2))  # camera offset (x, y) per frame
@@ -365,7 +303,7 @@ def render_video(config: SynthConfig, motion: str, appearance: str, rng: np.rand
         scene = t * (config.scene_cuts + 1) // config.num_frames
         background, colour = backgrounds[scene], colours[scene if config.recolour_at_cuts else 0]
         frames[t] = background[jitter + sy: jitter + sy + size, jitter + sx: jitter + sx + size]
-        _paint_sprite(frames[t], appearance, centres[t], radius, rotation, colour)
+        paint_sprite(frames[t], appearance, centres[t], radius, rotation, colour)
     if config.noise_std > 0:
         frames += rng.standard_normal(frames.shape, dtype=np.float32) * np.float32(config.noise_std / 255)
     video = np.round(np.clip(frames, 0, 1) * 255).astype(np.uint8)

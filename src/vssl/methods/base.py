@@ -72,6 +72,12 @@ class Method(L.LightningModule):
         return 2 if config.rho == 1 else 1
 
     @classmethod
+    def label_sets(cls, config) -> tuple[str, ...]:
+        """Manifest label columns the method trains on; self-supervised methods read none. A method that names
+        some is built with ``num_classes`` (label set → class count) and its batches carry ``labels``."""
+        return ()
+
+    @classmethod
     def build_order(cls, config, dataset, seed: int, epochs: int):
         """Video order per epoch of a run of ``epochs`` epochs; None = a fresh shuffle every epoch."""
         return None

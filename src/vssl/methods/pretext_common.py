@@ -53,7 +53,9 @@ class PretextMethod(Method):
 
     def log_pretext(self, logits: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor) -> None:
         """Log the pretext-task accuracy and loss per step and per epoch."""
-        batch_size = labels.shape[0]
-        self.log("train/pretext_acc", accuracy(logits.detach(), labels), prog_bar=True, on_step=True,
-                 on_epoch=True, batch_size=batch_size)
+        self.log_pretext_accuracy(accuracy(logits.detach(), labels), loss, labels.shape[0])
+
+    def log_pretext_accuracy(self, value: torch.Tensor, loss: torch.Tensor, batch_size: int) -> None:
+        """Log an already computed pretext accuracy and the loss per step and per epoch."""
+        self.log("train/pretext_acc", value, prog_bar=True, on_step=True, on_epoch=True, batch_size=batch_size)
         self.log("train/pretext_loss", loss.detach(), on_step=True, on_epoch=True, batch_size=batch_size)

@@ -17,6 +17,7 @@ _METHODS = {
     "rho_simclr": ("vssl.methods.rho_simclr", "RhoSimCLR", "RhoSimCLRConfig"),
     "rho_swav": ("vssl.methods.rho_swav", "RhoSwAV", "RhoSwAVConfig"),
     "statistics": ("vssl.methods.statistics", "Statistics", "StatisticsConfig"),
+    "supervised": ("vssl.methods.supervised", "Supervised", "SupervisedConfig"),  # the labelled ceiling
 }
 
 

@@ -19,7 +19,7 @@ from vssl.data.clip_store import ClipStore, open_clip_store
 from vssl.data.formats import read_dataset_info
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset, make_loader
-from vssl.data.manifest import read_manifest
+from vssl.data.manifest import class_names, read_manifest
 from vssl.errors import ConfigError, VsslError
 from vssl.methods.registry import get_method
 from vssl.models.checkpoints import save_encoder
@@ -155,8 +155,10 @@ def run_pretrain(config: PretrainConfig) -> Path:
         raise VsslError(f"{config.data.manifest}: no samples in split '{config.data.split}'")
     index = build_index(samples, cache=index_path_for(config.data.manifest), progress=config.train.progress)
     store = open_clip_store(config.data.manifest) if config.data.clip_store else None
+    label_sets = list(method_class.label_sets(method_config))
+    classes = {name: class_names(samples, name) for name in label_sets}
     dataset = VideoClipDataset(samples, index, method_class.build_sampler(method_config, config.data),
-                               method_class.build_transform(method_config, config.data),
+                               method_class.build_transform(method_config, config.data), label_sets, classes,
                                repeat=method_class.views_per_clip(method_config), seed=config.train.seed,
                                store=store)
     if len(dataset) < config.train.batch_size:
@@ -169,8 +171,9 @@ def run_pretrain(config: PretrainConfig) -> Path:
     videos_per_epoch = len(order) if order is not None else len(dataset)
     steps_per_epoch = math.ceil(videos_per_epoch / config.train.processes) // config.train.batch_size
     backbone = build_backbone(config.model.backbone, **config.model.kwargs())
+    labelled = {"num_classes": {name: len(names) for name, names in classes.items()}} if label_sets else {}
     method = method_class(backbone, method_config, config.optim, steps_per_epoch,
-                          steps_per_epoch * config.train.epochs)
+                          steps_per_epoch * config.train.epochs, **labelled)
 
     # keep the newest epoch checkpoint plus last.ckpt, written after every epoch (what `resume` continues from)
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_epochs=1, save_top_k=1)
