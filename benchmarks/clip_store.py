@@ -1,7 +1,7 @@
 """Pre-training throughput: model-only clips/s vs. end-to-end clips/s reading the clip store or the mp4 files.
 
-In one run, on a synthetic dataset generated in a temporary folder, with the tiny pre-training backbone (r3d_18,
-width 0.25, one block per stage) and the same batch of clips per step:
+In one run, on a synthetic dataset generated in a temporary folder, with the data, backbone and batch of a
+pre-training preset (default: rho_simclr_world32, the demo's) and the same batch of clips per step:
   (a) backbone forward+backward on random input tensors (the ceiling);
   (b) the same steps fed by a DataLoader over VideoClipDataset with ρSimCLR's sampler and transform, reading frames
       from the clip store (`vssl data cache`);
@@ -9,7 +9,7 @@ width 0.25, one block per stage) and the same batch of clips per step:
 (b)/(a) near 1 means the data path keeps up with the model. The loaders alone (no model) are timed too, to show
 which side limits an end-to-end rate.
 
-    .venv/bin/python benchmarks/clip_store.py [--preset tiny] [--size 32] [--batch-size 32] [--workers 2]
+    .venv/bin/python benchmarks/clip_store.py [--preset world32] [--recipe rho_simclr_world32] [--workers 1]
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import torch
 
 from vssl.data.clip_store import build_clip_store, open_clip_store
@@ -26,10 +28,10 @@ from vssl.data.index import build_index
 from vssl.data.loader import VideoClipDataset, make_loader
 from vssl.data.manifest import read_manifest
 from vssl.data.synthetic import generate
-from vssl.methods.registry import get_method
 from vssl.models.registry import build_backbone
 from vssl.runtime import share_cpu_with_workers
-from vssl.train.pretrain import PretrainDataConfig
+from vssl.config import load_config
+from vssl.train.pretrain import PretrainConfig, resolve_method
 
 
 def batches(loader, clips_per_step: int, device: torch.device) -> Iterator[torch.Tensor]:
@@ -61,13 +63,12 @@ def clips_per_second(step: Callable[[torch.Tensor], None], inputs: Iterator[torc
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="tiny", help="synthetic preset to generate (default: tiny)")
-    parser.add_argument("--size", type=int, default=32, help="crop size of the clips (default 32)")
-    parser.add_argument("--frames", type=int, default=8, help="frames per clip (default 8)")
-    parser.add_argument("--batch-size", type=int, default=32, help="clips per step (default 32)")
+    parser.add_argument("--preset", default="world32", help="synthetic preset to generate (default: world32)")
+    parser.add_argument("--recipe", default="rho_simclr_world32",
+                        help="pre-training preset whose data, model and batch are measured (default: rho_simclr_world32)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default 20)")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (default 2)")
+    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the recipe's)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vssl-clip-store-") as folder:
@@ -77,7 +78,9 @@ def main() -> None:
 def run(args: argparse.Namespace, folder: str) -> None:
     """Generate the dataset in ``folder``, build its clip store, measure and print the rates."""
     device = torch.device(args.device)
-    share_cpu_with_workers(args.workers)  # as `vssl pretrain` does
+    recipe = load_config(PretrainConfig, args.recipe, "pretrain", [])
+    workers = recipe.data.num_workers if args.workers is None else args.workers
+    share_cpu_with_workers(workers)  # as `vssl pretrain` does
     start = time.perf_counter()
     manifest = generate(folder, preset=args.preset, seed=0, progress=False)
     samples = read_manifest(manifest, split="pretrain")
@@ -87,21 +90,22 @@ def run(args: argparse.Namespace, folder: str) -> None:
     print(f"built the clip store in {time.perf_counter() - start:.1f} s")
     store = open_clip_store(manifest)
 
-    method_class, config_class = get_method("rho_simclr")
-    method_config = config_class()
-    data = PretrainDataConfig(manifest=str(manifest), clip_len=args.frames, stride=2, crop_size=args.size,
-                              short_side=(round(args.size * 60 / 56), round(args.size * 72 / 56)))  # as rho_*_tiny
-    clips_per_video = method_config.rho * method_class.views_per_clip(method_config)
+    _, method_class, method_config = resolve_method(recipe)
+    data = replace(recipe.data, manifest=str(manifest))
+    clips_per_video = len(method_class.build_sampler(method_config, data)(48, 16.0, np.random.default_rng(0))) * \
+        method_class.views_per_clip(method_config)
+    videos_per_step = recipe.train.batch_size
+    clips_per_step = videos_per_step * clips_per_video
+    frames, size = data.clip_len, data.crop_size
     index = build_index(samples, progress=False)
 
     def loader(clip_store):
         dataset = VideoClipDataset(samples, index, method_class.build_sampler(method_config, data),
                                    method_class.build_transform(method_config, data),
                                    repeat=method_class.views_per_clip(method_config), store=clip_store)
-        return make_loader(dataset, args.batch_size // clips_per_video, shuffle=True, num_workers=args.workers,
-                           drop_last=True)
+        return make_loader(dataset, videos_per_step, shuffle=True, num_workers=workers, drop_last=True)
 
-    model = build_backbone("r3d_18", width=0.25, depth=(1, 1, 1, 1)).to(device)
+    model = build_backbone(recipe.model.backbone, **recipe.model.kwargs()).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 
     def train_step(x: torch.Tensor) -> None:
@@ -110,7 +114,7 @@ def run(args: argparse.Namespace, folder: str) -> None:
         optimizer.step()
 
     def random_inputs() -> Iterator[torch.Tensor]:
-        x = torch.rand(args.batch_size, 3, args.frames, args.size, args.size, device=device)
+        x = torch.rand(clips_per_step, 3, frames, size, size, device=device)
         while True:
             yield x
 
@@ -118,12 +122,12 @@ def run(args: argparse.Namespace, folder: str) -> None:
         return clips_per_second(step, inputs, args.steps, args.warmup, device)
 
     rates = {"model": measure(train_step, random_inputs()),
-             "store": measure(train_step, batches(loader(store), args.batch_size, device)),
-             "files": measure(train_step, batches(loader(None), args.batch_size, device)),
-             "store loader only": measure(lambda x: None, batches(loader(store), args.batch_size, device)),
-             "files loader only": measure(lambda x: None, batches(loader(None), args.batch_size, device))}
-    print(f"batch of {args.batch_size} clips [3, {args.frames}, {args.size}, {args.size}] on {device}, "
-          f"{torch.get_num_threads()} compute thread(s), {args.workers} loader worker(s)")
+             "store": measure(train_step, batches(loader(store), clips_per_step, device)),
+             "files": measure(train_step, batches(loader(None), clips_per_step, device)),
+             "store loader only": measure(lambda x: None, batches(loader(store), clips_per_step, device)),
+             "files loader only": measure(lambda x: None, batches(loader(None), clips_per_step, device))}
+    print(f"{args.recipe}: batch of {clips_per_step} clips [3, {frames}, {size}, {size}] on {device}, "
+          f"{torch.get_num_threads()} compute thread(s), {workers} loader worker(s)")
     print(f"(a) model only (random input):        {rates['model']:8.1f} clips/s")
     print(f"(b) end to end, clip store:           {rates['store']:8.1f} clips/s   (b)/(a) = "
           f"{rates['store'] / rates['model']:.2f}")

@@ -77,9 +77,9 @@ def test_demo_writes_the_comparison_at_a_small_size(tmp_path):
     markdown = (tmp_path / "comparison.md").read_text()
     lines = (tmp_path / "comparison.csv").read_text().splitlines()
     assert lines[0] == "encoder,protocol,dataset,label,metric,mean,std,seeds"
-    # 2 encoders × 2 protocols × 2 label sets, top-1 only
-    assert len(lines) == 1 + 8
-    assert {line.split(",")[0] for line in lines[1:]} == {"random", "rho_simclr"}
+    # 3 encoders (the floor, the method, the ceiling) × 2 protocols × 2 label sets, top-1 only
+    assert len(lines) == 1 + 12
+    assert {line.split(",")[0] for line in lines[1:]} == {"random", "rho_simclr", "supervised"}
     assert "| synthetic_micro | appearance | knn | top1 |" in markdown and "| motion | linear | top1 |" in markdown
     assert "rho_simclr" in table
     assert (tmp_path / "pretrain" / "rho_simclr" / "seed0" / "encoder.pt").is_file()

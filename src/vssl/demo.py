@@ -1,4 +1,4 @@
-"""`vssl demo`: tiny synthetic benchmark → ρSimCLR pre-training → kNN and linear probe vs. random init → table."""
+"""`vssl demo`: world32 synthetic benchmark → supervised ceiling, ρSimCLR and random init → kNN and linear probe table."""
 
 from __future__ import annotations
 

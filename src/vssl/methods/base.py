@@ -62,8 +62,8 @@ class Method(L.LightningModule):
     def build_transform(cls, config, data):
         """Per-clip augmentation of seed 001 §4 (crop, flip, colour jitter, grayscale, blur, optionally temporal
         difference)."""
-        return build_train_transform(data.crop_size, data.short_side, strength=data.color_strength, flip=data.flip,
-                                     inception_crop=data.inception_crop,
+        return build_train_transform(data.crop_size, data.short_side, strength=data.color_strength, blur=data.blur,
+                                     flip=data.flip, inception_crop=data.inception_crop,
                                      temporal_difference_p=data.temporal_difference_p)
 
     @classmethod

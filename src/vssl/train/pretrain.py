@@ -38,6 +38,7 @@ class PretrainDataConfig:
     crop_size: int = 224  # seed 001 §4: 224² crops
     short_side: tuple[int, int] = (256, 320)  # seed 001 §4: short side resized to random [256, 320]
     color_strength: float = 0.5  # seed 001 §4: colour jitter strength s = 0.5
+    blur: bool = True  # seed 001 §4: Gaussian blur on half the clips (SimCLR drops it at CIFAR's 32², Chen et al. 2020 §B.9)
     inception_crop: bool = False  # seed 001 Table 8 "aug+" uses it
     temporal_difference_p: float = 0.0  # seed 001 Table 7: 0.2 = grayscale frame differences on 20 % of clips
     fps_jitter: float = 0.0  # seed 001 Table 7: 0.5 = each clip's frame rate jittered by ±50 %
