@@ -214,3 +214,15 @@ def test_each_method_trains_one_epoch_and_saves_its_encoder(micro_manifest, tmp_
     with open(run / "logs" / "version_0" / "metrics.csv") as f:
         epoch_rows = [row for row in csv.DictReader(f) if row.get("train/pretext_acc_epoch")]
     assert len(epoch_rows) == 1 and 0.0 <= float(epoch_rows[0]["train/pretext_acc_epoch"]) <= 1.0
+
+
+def test_supervised_loss_sums_the_cross_entropy_of_each_label_set():
+    from vssl.methods.supervised import supervised_loss
+    motion = torch.tensor([[2.0, 0.0], [0.0, 0.0]])  # video 0 right (class 0), video 1 a tie (argmax 0, label 1)
+    appearance = torch.tensor([[0.0, 0.0, math.log(2.0)], [0.0, 0.0, 0.0]])
+    labels = torch.tensor([[0, 2], [1, 0]])
+    loss, accuracy = supervised_loss([motion, appearance], labels)
+    motion_ce = (-math.log(math.exp(2) / (math.exp(2) + 1)) + math.log(2)) / 2
+    appearance_ce = (-math.log(2 / 4) + math.log(3)) / 2
+    assert loss.item() == pytest.approx(motion_ce + appearance_ce, rel=1e-6)
+    assert accuracy.item() == pytest.approx(3 / 4)  # motion 1 of 2, appearance 2 of 2 (ties go to class 0)

@@ -127,3 +127,12 @@ def test_world_presets_and_balanced_labels():
 def test_world_motions_are_refused_outside_the_world_family():
     with pytest.raises(ConfigError, match="motion_classes"):
         dataclasses.replace(PRESETS["tiny"], motion_classes=("drop", "toss"))
+
+
+def test_the_camera_drifts_by_at_most_one_pixel_per_frame_within_its_reach():
+    offsets = world.camera_shake(np.random.default_rng(0), 2000, reach=2)
+    assert offsets[0].tolist() == [0, 0] and np.abs(offsets).max() == 2
+    steps = np.abs(np.diff(offsets, axis=0))
+    assert steps.max() == 1
+    # it moves on about SHAKE_STEP_P of the frames per axis (2/3 of the drawn steps are ±1, less at the limits)
+    assert 0.5 * world.SHAKE_STEP_P < steps.mean() < world.SHAKE_STEP_P

@@ -43,6 +43,7 @@ START_BOX_Y = (0.3, 0.5)
 SHADOW_DARKNESS = 0.45  # shadow opacity when the sprite touches the ground, fading with height
 SHADOW_FADE = 0.4  # S: height at which the shadow is 1/e as dark
 TOP_LIGHT = 0.2  # sprites are this much brighter at the top and darker at the bottom
+SHAKE_STEP_P = 0.25  # chance per frame and axis that the hand-held camera drifts by one pixel
 
 
 class Stage(NamedTuple):
@@ -186,6 +187,17 @@ def _scene_for_video(config: SynthConfig, rng: np.random.Generator, pool_seed: i
     return draw_scene(shared, config.size, config.jitter_px, config.background_contrast)
 
 
+def camera_shake(rng: np.random.Generator, frames: int, reach: int) -> np.ndarray:
+    """Whole-frame offsets [T, 2] (x, y) of a hand-held camera: a random walk that moves one pixel on SHAKE_STEP_P of
+    the frames and stays within ±reach. Drawn i.i.d. per frame, shake would swamp a 32² sprite's own motion of
+    about 0.5 px per frame and hide the pace of a clip (docs/results/calibration.md)."""
+    offsets = np.zeros((frames, 2), dtype=np.int64)
+    steps = rng.integers(-1, 2, size=(frames, 2)) * (rng.random((frames, 2)) < SHAKE_STEP_P)
+    for t in range(1, frames):
+        offsets[t] = np.clip(offsets[t - 1] + steps[t], -reach, reach)
+    return offsets
+
+
 def world_trajectory(config: SynthConfig, motion: str, radius: float, horizon: float,
                      rng: np.random.Generator) -> np.ndarray:
     """Sprite centres [T, 2] (x, y) in scene coordinates. The first position is drawn from the same box for every
@@ -205,7 +217,7 @@ def render_world_video(config: SynthConfig, motion: str, appearance: str, rng: n
     colour = sprite_colour(rng)
     scene, horizon = _scene_for_video(config, rng, pool_seed)
     world = world_trajectory(config, motion, radius, horizon, rng)
-    shifts = rng.integers(-jitter, jitter + 1, size=(config.num_frames, 2))
+    shifts = camera_shake(rng, config.num_frames, jitter)
     centres = world - shifts
     frames = np.empty((config.num_frames, size, size, 3), dtype=np.float32)
     for t, (sx, sy) in enumerate(shifts):

@@ -54,10 +54,16 @@ class Supervised(PretextMethod):
 
     def train_batch(self, batch: dict) -> torch.Tensor:
         features = self.dropout(self.backbone(batch["clips"][:, 0]))
-        logits = [head(features) for head in self.heads]
-        labels = batch["labels"]
-        loss = sum(F.cross_entropy(scores, labels[:, i]) for i, scores in enumerate(logits))
+        loss, accuracy = supervised_loss([head(features) for head in self.heads], batch["labels"])
         self.manual_backward(loss)
-        correct = torch.stack([(scores.argmax(1) == labels[:, i]).float() for i, scores in enumerate(logits)])
-        self.log_pretext_accuracy(correct.mean(), loss, labels.shape[0])
+        self.log_pretext_accuracy(accuracy, loss, batch["labels"].shape[0])
         return loss.detach()
+
+
+def supervised_loss(logits: list[torch.Tensor], labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum over label sets of the mean cross-entropy, mean accuracy over label sets and videos).
+
+    ``logits[i]`` [B, C_i] scores label set i; ``labels`` [B, len(logits)] holds the class indices."""
+    loss = sum(F.cross_entropy(scores, labels[:, i]) for i, scores in enumerate(logits))
+    correct = torch.stack([(scores.argmax(1) == labels[:, i]).float() for i, scores in enumerate(logits)])
+    return loss, correct.mean()
