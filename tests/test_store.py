@@ -51,3 +51,17 @@ def test_summary_mean_std_over_seeds(tmp_path):
 def test_query_rejects_unknown_column(tmp_path):
     with pytest.raises(ValueError, match="colour"):
         ResultStore(tmp_path / "r.sqlite").query(colour="red")
+
+
+def test_ranking_agreement_is_kendall_tau_between_protocol_rankings():
+    from vssl.benchmark.report import SummaryRow, ranking_agreement
+
+    def row(encoder, protocol, mean):
+        return SummaryRow(encoder, protocol, "d", "motion", "top1", mean, 0.0, 1)
+    # kNN ranks a > b > c > d; linear ranks a > b > d > c: one discordant pair of six, τ = (5 - 1) / 6
+    rows = [row("a", "knn", 90), row("b", "knn", 80), row("c", "knn", 70), row("d", "knn", 60),
+            row("a", "linear", 95), row("b", "linear", 85), row("c", "linear", 50), row("d", "linear", 55),
+            row("random", "knn", 10), row("random", "linear", 99), row("supervised", "knn", 1)]
+    assert ranking_agreement(rows) == [["d", "motion", "knn", "linear", "4", "+0.67"]]
+    # references are left out, and a pair of protocols sharing fewer than 3 methods is not scored
+    assert ranking_agreement([r for r in rows if r.encoder in ("a", "b", "random")]) == []

@@ -124,7 +124,8 @@ def cmd_study(args) -> None:
 
 
 def cmd_results(args) -> None:
-    from vssl.benchmark.report import comparison_table, format_table, summarise, summary_csv
+    from vssl.benchmark.report import (AGREEMENT_HEADERS, comparison_table, format_table, ranking_agreement,
+                                       summarise, summary_csv)
     from vssl.benchmark.store import ResultStore
 
     filters = {k: v for k, v in (("encoder", args.encoder), ("protocol", args.protocol),
@@ -133,7 +134,9 @@ def cmd_results(args) -> None:
     if not rows:
         print(f"no results in {args.store}" + (f" matching {filters}" if filters else ""))
         return
-    if args.format == "csv":
+    if args.format == "agreement":
+        print(format_table(AGREEMENT_HEADERS, ranking_agreement(rows)))
+    elif args.format == "csv":
         print(summary_csv(rows), end="")
     elif args.format == "long":
         print(format_table(["encoder", "protocol", "dataset", "label", "metric", "mean", "std", "seeds"],
@@ -273,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol")
     p.add_argument("--dataset")
     p.add_argument("--metric")
-    p.add_argument("--format", choices=["table", "long", "markdown", "csv"], default="table")
+    p.add_argument("--format", choices=["table", "long", "markdown", "csv", "agreement"], default="table",
+                   help="agreement: Kendall's τ between the method rankings of every two protocols")
     p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("models", help="list backbones with parameter counts and taps")

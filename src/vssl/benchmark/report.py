@@ -82,3 +82,34 @@ def summary_csv(rows: list[SummaryRow]) -> str:
     for r in rows:
         writer.writerow([r.encoder, r.protocol, r.dataset, r.label, r.metric, f"{r.mean:.4f}", f"{r.std:.4f}", r.seeds])
     return buffer.getvalue()
+
+
+REFERENCE_ENCODERS = ("random", "supervised")  # the floor and the ceiling: not methods to be ranked
+
+
+def ranking_agreement(rows: list[SummaryRow], metric: str = "top1",
+                      exclude: tuple[str, ...] = REFERENCE_ENCODERS) -> list[list[str]]:
+    """Kendall's τ-b between the method rankings of every two protocols, per (dataset, label): do a kNN, a linear
+    probe and fine-tuning order the methods alike (Resnick et al. 2019; Thoker 2023, Ch. 2)? Rows of [dataset,
+    label, protocol A, protocol B, methods, τ]; methods evaluated by only one of the two protocols are left out."""
+    from scipy.stats import kendalltau
+
+    means: dict[tuple, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if r.metric == metric and r.encoder not in exclude:
+            means[(r.dataset, r.label)][r.protocol][r.encoder] = r.mean
+    table = []
+    for (dataset, label), by_protocol in sorted(means.items()):
+        protocols = sorted(by_protocol)
+        for i, first in enumerate(protocols):
+            for second in protocols[i + 1:]:
+                shared = sorted(set(by_protocol[first]) & set(by_protocol[second]))
+                if len(shared) < 3:
+                    continue
+                tau = kendalltau([by_protocol[first][e] for e in shared],
+                                 [by_protocol[second][e] for e in shared]).statistic
+                table.append([dataset, label, first, second, str(len(shared)), f"{tau:+.2f}"])
+    return table
+
+
+AGREEMENT_HEADERS = ["dataset", "label", "protocol A", "protocol B", "methods", "Kendall τ"]

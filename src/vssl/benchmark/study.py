@@ -17,7 +17,8 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from vssl.benchmark.report import comparison_table, format_table, summarise, summary_csv, write_atomic
+from vssl.benchmark.report import (AGREEMENT_HEADERS, comparison_table, format_table, ranking_agreement, summarise,
+                                   summary_csv, write_atomic)
 from vssl.benchmark.store import ResultStore
 from vssl.config import config_hash, from_dict, load_config, load_preset, merge, parse_overrides
 from vssl.data.clip_store import build_clip_store, open_clip_store
@@ -144,6 +145,10 @@ def write_tables(store: Path, out: Path, echo: bool = True, pretraining: str = "
     rows = [r for r in summarise(ResultStore(store).query()) if r.metric == "top1"]
     table = comparison_table(rows)
     extra = f"\nPre-training, last epoch (mean ± std over seeds):\n\n{pretraining}\n" if pretraining else ""
+    agreement = ranking_agreement(rows)
+    if agreement:
+        extra += ("\nDo the protocols rank the methods alike? Kendall's τ (ceiling and floor left out):\n\n"
+                  + format_table(AGREEMENT_HEADERS, agreement, markdown=True) + "\n")
     write_atomic(out / "comparison.md", comparison_table(rows, markdown=True) + "\n" + extra)
     write_atomic(out / "comparison.csv", summary_csv(rows))
     if echo:

@@ -189,8 +189,8 @@ def _scene_for_video(config: SynthConfig, rng: np.random.Generator, pool_seed: i
 
 def camera_shake(rng: np.random.Generator, frames: int, reach: int) -> np.ndarray:
     """Whole-frame offsets [T, 2] (x, y) of a hand-held camera: a random walk that moves one pixel on SHAKE_STEP_P of
-    the frames and stays within ±reach. Drawn i.i.d. per frame, shake would swamp a 32² sprite's own motion of
-    about 0.5 px per frame and hide the pace of a clip (docs/results/calibration.md)."""
+    the frames and stays within ±reach. Drawn i.i.d. per frame instead, ±1 px jumps would be as large as a 32²
+    sprite's own motion of about 0.5 px per frame."""
     offsets = np.zeros((frames, 2), dtype=np.int64)
     steps = rng.integers(-1, 2, size=(frames, 2)) * (rng.random((frames, 2)) < SHAKE_STEP_P)
     for t in range(1, frames):
