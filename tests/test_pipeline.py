@@ -79,10 +79,10 @@ def test_demo_writes_the_comparison_at_a_small_size(tmp_path):
     assert lines[0] == "encoder,protocol,dataset,label,metric,mean,std,seeds"
     # 3 encoders (the floor, the method, the ceiling) × 2 protocols × 2 label sets, top-1 only
     assert len(lines) == 1 + 12
-    assert {line.split(",")[0] for line in lines[1:]} == {"random", "rho_simclr", "supervised"}
+    assert {line.split(",")[0] for line in lines[1:]} == {"random", "vcop", "supervised"}
     assert "| synthetic_micro | appearance | knn | top1 |" in markdown and "| motion | linear | top1 |" in markdown
-    assert "rho_simclr" in table
-    assert (tmp_path / "pretrain" / "rho_simclr" / "seed0" / "encoder.pt").is_file()
+    assert "vcop" in table
+    assert (tmp_path / "pretrain" / "vcop" / "seed0" / "encoder.pt").is_file()
     # a second run reuses the generated benchmark instead of writing it again
     stamp = (tmp_path / "data" / "manifest.csv").stat().st_mtime_ns
     run_demo(tmp_path, epochs=1, progress=False, synthetic=MICRO, pretrain_overrides=pretrain_small,

@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "and its honest benchmarking.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="world32 synthetic data → supervised ceiling, ρSimCLR and random init → kNN/linear table")
+    p = sub.add_parser("demo", help="world32 synthetic data → supervised ceiling, VCOP and random init → kNN/linear table")
     p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     p.add_argument("--epochs", type=int, default=None, help="pre-training epochs (default: the preset's)")
     p.add_argument("--seeds", type=int, default=1, help="pre-train and evaluate this many seeds (default 1)")

@@ -1,4 +1,4 @@
-"""`vssl demo`: world32 synthetic benchmark → supervised ceiling, ρSimCLR and random init → kNN and linear probe table."""
+"""`vssl demo`: world32 synthetic benchmark → supervised ceiling, VCOP and random init → kNN and linear probe table."""
 
 from __future__ import annotations
 
