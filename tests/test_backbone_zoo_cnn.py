@@ -76,7 +76,7 @@ def test_parameter_counts_match_published(name, num_classes, exact, published_mi
 @pytest.mark.parametrize(
     ("name", "num_classes", "exact"),
     [
-        # Slow R-50: seed 001 Table 5 says 31.8M, which neither count reproduces; pytorchvideo's slow_r50 (400-class
+        # Slow R-50: Feichtenhofer et al. 2021 Table 5 says 31.8M, which neither count reproduces; pytorchvideo's slow_r50 (400-class
         # head) has 32.45M = ours with head. Headless: ResNet-50 trunk 23,508,032 + temporal first convs 8,126,464.
         ("slow_r50", 0, 31_634_496),
         ("slow_r50", 400, 32_454_096),
@@ -194,7 +194,7 @@ def test_r3d_light_is_r3d_18_with_one_block_per_stage():
 
 
 def test_full_size_tap_shapes_at_default_inputs():
-    # Slow R-50, 8x224^2 (seed 001 Table 17): stem /4 spatially, res3-5 halve H and W, T stays 8.
+    # Slow R-50, 8x224^2 (Feichtenhofer et al. 2021 Table 17): stem /4 spatially, res3-5 halve H and W, T stays 8.
     assert tap_shapes(on_meta("slow_r50"), (1, 3, 8, 224, 224)) == {
         "stem": (1, 64, 8, 56, 56), "layer1": (1, 256, 8, 56, 56), "layer2": (1, 512, 8, 28, 28),
         "layer3": (1, 1024, 8, 14, 14), "layer4": (1, 2048, 8, 7, 7), "pool": (1, 2048),
@@ -345,9 +345,9 @@ def test_count_flops_rejects_bad_sizes():
 @pytest.mark.parametrize(
     ("name", "frames", "size", "published_gmacs"),
     [
-        ("slow_r50", 8, 224, 41.7),  # seed 001 Table 5
-        ("s3dg", 32, 224, 36.0),  # seed 001 Table 5
-        # seed 001 Table 5 gives R-101 93.3G "at 224^2"; 93.3 is what a 256^2 clip costs (71.4G at 224^2).
+        ("slow_r50", 8, 224, 41.7),  # Feichtenhofer et al. 2021 Table 5
+        ("s3dg", 32, 224, 36.0),  # Feichtenhofer et al. 2021 Table 5
+        # Feichtenhofer et al. 2021 Table 5 gives R-101 93.3G "at 224^2"; 93.3 is what a 256^2 clip costs (71.4G at 224^2).
         ("slow_r101", 8, 256, 93.3),
     ],
 )

@@ -16,7 +16,7 @@ def test_preset_plus_overrides():
     assert config.optim.lr == 1.0 and isinstance(config.optim.lr, float)
     _, _, method = resolve_method(config)
     assert method.rho == 3 and method.queue_size == 128  # override + preset value
-    assert method.temperature == 0.1  # paper default (seed 001 §B.1)
+    assert method.temperature == 0.1  # paper default (Feichtenhofer et al. 2021 §B.1)
 
 
 def test_unknown_key_names_it():
@@ -59,11 +59,11 @@ def test_every_shipped_preset_loads():
         assert config.model.backbone in list_backbones(), name
         resolve_method(config)
     aug_plus = load_config(PretrainConfig, "rho_byol_aug_plus", "pretrain", [])
-    assert aug_plus.data.inception_crop and aug_plus.data.color_strength == 0.75  # seed 001 Tables 7-8
+    assert aug_plus.data.inception_crop and aug_plus.data.color_strength == 0.75  # Feichtenhofer et al. 2021 Tables 7-8
     difference = load_config(PretrainConfig, "rho_byol_temporal_difference", "pretrain", [])
-    assert difference.data.temporal_difference_p == 0.2 and difference.data.fps_jitter == 0.0  # seed 001 Table 7
+    assert difference.data.temporal_difference_p == 0.2 and difference.data.fps_jitter == 0.0  # Feichtenhofer et al. 2021 Table 7
     jitter = load_config(PretrainConfig, "rho_byol_fps_jitter", "pretrain", [])
-    assert jitter.data.fps_jitter == 0.5 and jitter.data.temporal_difference_p == 0.0  # seed 001 Table 7
+    assert jitter.data.fps_jitter == 0.5 and jitter.data.temporal_difference_p == 0.0  # Feichtenhofer et al. 2021 Table 7
     for name in (p.stem for p in (PRESET_DIR / "eval").glob("*.yaml")):
         load_config(EvalConfig, name, "eval", [])
 

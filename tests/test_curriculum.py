@@ -1,4 +1,4 @@
-"""Curriculum learning (seed 002 §3.2): motion concentration, easy-to-hard order, single-step pacing and the 50 %
+"""Curriculum learning (Wang 2020 §3.2): motion concentration, easy-to-hard order, single-step pacing and the 50 %
 subsets with exact indices; the statistics method's loss, label wiring, missing-cache error and a short pre-training."""
 
 import json

@@ -1,4 +1,4 @@
-"""Statistics labels (seed 002): partitioning patterns, motion and appearance labels worked out by hand, Farnebäck
+"""Statistics labels (Wang 2020): partitioning patterns, motion and appearance labels worked out by hand, Farnebäck
 flow on synthetic clips (also through an mp4), and the on-disk label cache (written once, reused, resumed)."""
 
 import os

@@ -486,7 +486,7 @@ def test_finegym_severe_subsets(finegym, subset, kept):
 
 def test_finegym_subsets_have_the_severe_class_counts():
     """Gym99's categories per set (gym99_categories.txt): VT set 1: 6; FX sets 21, 22, 24, 25: 11, 7, 7, 10;
-    BB sets 31-35: 12, 4, 8, 4, 5; UB sets 41-44: 15, 5, 2, 3. SEVERE (seed 003 App. B): Vault 6 classes,
+    BB sets 31-35: 12, 4, 8, 4, 5; UB sets 41-44: 15, 5, 2, 3. SEVERE (Thoker 2023 App. B): Vault 6 classes,
     Floor 35, FX-S1 11, UB-S1 15."""
     from vssl.data.formats.finegym import SUBSETS, Category
     sets = {1: ("VT", 6), 21: ("FX", 11), 22: ("FX", 7), 24: ("FX", 7), 25: ("FX", 10), 31: ("BB", 12),

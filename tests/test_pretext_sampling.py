@@ -12,7 +12,7 @@ from vssl.errors import VsslError
     (10, 4, 1, [10, 11, 12, 13]),
     (10, 4, 2, [10, 12, 14, 16]),
     (10, 4, 4, [10, 14, 18, 22]),
-    (11, 5, 3, [11, 14, 17, 20, 23]),  # seed 002 §4.2.2: "super fast clip with p = 3 contains frames 11, 14, …, 23"
+    (11, 5, 3, [11, 14, 17, 20, 23]),  # Wang 2020 §4.2.2: "super fast clip with p = 3 contains frames 11, 14, …, 23"
     (10, 4, 0.5, [10, 10, 11, 11]),  # slow pace: the preceding frame fills every other position
     (1, 5, 0.5, [1, 1, 2, 2, 3]),  # §4.2.2: p = 1/2 fills positions 1, 3, 5 of a five-frame clip
     (0, 6, 0.3333333333, [0, 0, 0, 1, 1, 1]),  # a YAML-rounded 1/3 is read as exactly 1/3

@@ -34,7 +34,7 @@ def _method(method_class, config):
     return method
 
 
-# --- complexity levels (seed 004 §4.3) ----------------------------------------------------------------------
+# --- complexity levels (Kumar et al. 2023 §4.3) ----------------------------------------------------------------------
 
 def test_complexity_levels_set_each_task_knob():
     assert [RotNet3DConfig(complexity=c).rotations for c in ("C1", "C2", "C3")] == [

@@ -118,7 +118,7 @@ def test_random_crop_takes_the_sampled_window():
 
 
 def test_random_resized_crop_area_and_aspect_in_range():
-    crop = RandomResizedCrop(32)  # seed 001 Table 8: area [0.2, 0.76], aspect [3/4, 4/3]
+    crop = RandomResizedCrop(32)  # Feichtenhofer et al. 2021 Table 8: area [0.2, 0.76], aspect [3/4, 4/3]
     generator = seeded(0)
     areas = []
     for _ in range(300):
@@ -192,7 +192,7 @@ def test_color_jitter_applies_all_four_ops_in_random_order():
 
 def test_color_strength_matches_moco_default_and_aug_plus():
     assert color_jitter_for_strength(0.5) == pytest.approx((0.4, 0.4, 0.4, 0.1))  # MoCo v2 / PySlowFast default
-    assert color_jitter_for_strength(0.75) == pytest.approx((0.6, 0.6, 0.6, 0.15))  # seed 001 "aug+"
+    assert color_jitter_for_strength(0.75) == pytest.approx((0.6, 0.6, 0.6, 0.15))  # Feichtenhofer et al. 2021 "aug+"
 
 
 def test_gaussian_blur_of_an_impulse_by_hand():

@@ -215,11 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data_import)
     labels = data.add_parser("labels", help="pre-compute pretext-task labels").add_subparsers(
         dest="labels_command", required=True)
-    p = labels.add_parser("statistics", help="seed 002's 14 motion + 13 appearance statistics per clip position "
+    p = labels.add_parser("statistics", help="Wang 2020's 14 motion + 13 appearance statistics per clip position "
                           "(Farnebäck flow), cached for `vssl pretrain statistics_tiny ...`")
     p.add_argument("manifest")
     p.add_argument("--split", default="pretrain")
-    p.add_argument("--clip-len", type=int, default=16, help="frames per clip (seed 002 §3.4.2: 16)")
+    p.add_argument("--clip-len", type=int, default=16, help="frames per clip (Wang 2020 §3.4.2: 16)")
     p.add_argument("--stride", type=int, default=1, help="frame step inside a clip (default 1: consecutive)")
     p.add_argument("--position-step", type=int, default=None,
                    help="frames between labelled clip starts (default: one clip span, non-overlapping)")

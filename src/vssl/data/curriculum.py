@@ -1,4 +1,4 @@
-"""Curriculum learning for the statistics pretext task (seed 002 §3.2, Table 3.3): the motion-concentration score,
+"""Curriculum learning for the statistics pretext task (Wang 2020 §3.2, Table 3.3): the motion-concentration score,
 the easy-to-hard order, the single-step pacing function and the 50 % subsets of the ablation, as an epoch order.
 
 - **Score** (Eq. 3.1): f = max(ΣB_u / ΣM_u, ΣB_v / ΣM_v), the share of the summed motion boundary magnitude that lies

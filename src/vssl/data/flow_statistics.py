@@ -1,4 +1,4 @@
-"""Spatio-temporal statistics of a clip (seed 002, Wang, Ch. 2): optical flow, motion boundaries, the three spatial
+"""Spatio-temporal statistics of a clip (Wang 2020, Wang, Ch. 2): optical flow, motion boundaries, the three spatial
 partitioning patterns, and the 14 motion and 13 appearance labels that the statistics pretext task regresses.
 
 Everything is a pure function of the clip's uint8 RGB frames [T, H, W, 3], so a clip's labels are reproducible from
@@ -6,7 +6,7 @@ its video and frame indices (``vssl.data.label_cache`` decodes the frames and ca
 
 Conventions (chosen here where the thesis leaves them open)
 - **Label resolution.** Frames are first shrunk (area interpolation) so the short side is at most 128 px, the
-  frame size seed 002 §3.4.2 trains on (128×171); smaller frames are used as they are. Labels describe the
+  frame size Wang 2020 §3.4.2 trains on (128×171); smaller frames are used as they are. Labels describe the
   *whole* frame; regions are defined relative to the frame size, so they stay valid for any resize of the frame.
 - **Optical flow.** OpenCV's Farnebäck (Farnebäck 2003, "Two-frame motion estimation based on polynomial
   expansion") between consecutive frames of the clip, on BT.601 luma, with OpenCV's documented example settings
@@ -54,19 +54,19 @@ import numpy as np
 
 from vssl.errors import VsslError
 
-LABEL_SHORT_SIDE = 128  # seed 002 §3.4.2: frames resized to 128×171 before the 112² crop
+LABEL_SHORT_SIDE = 128  # Wang 2020 §3.4.2: frames resized to 128×171 before the 112² crop
 
 # OpenCV's documented Farnebäck example values (samples/python/opt_flow.py, the optical flow tutorial).
 FARNEBACK = {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 3, "poly_n": 5, "poly_sigma": 1.2,
              "flags": 0}
 
 PATTERNS = (1, 2, 3)
-REGION_COUNTS = {1: 16, 2: 4, 3: 8}  # seed 002 Fig. 2.4
-ORIENTATION_BINS = 8  # seed 002 §2.2.2: 360° in 8 bins of 45°
-COLOUR_BINS = 8  # seed 002 §2.2.3: RGB cube in 8 bins, 2 per channel
+REGION_COUNTS = {1: 16, 2: 4, 3: 8}  # Wang 2020 Fig. 2.4
+ORIENTATION_BINS = 8  # Wang 2020 §2.2.2: 360° in 8 bins of 45°
+COLOUR_BINS = 8  # Wang 2020 §2.2.3: RGB cube in 8 bins, 2 per channel
 HISTOGRAM_BINS = 256  # per channel, for the colour-diversity IoU (authors' code: cv2.calcHist with 256 bins)
-MOTION_LABELS = 3 * 4 + 2  # seed 002 §2.2.4: 14 motion labels
-APPEARANCE_LABELS = 3 * 4 + 1  # seed 002 §2.2.4: 13 appearance labels
+MOTION_LABELS = 3 * 4 + 2  # Wang 2020 §2.2.4: 14 motion labels
+APPEARANCE_LABELS = 3 * 4 + 1  # Wang 2020 §2.2.4: 13 appearance labels
 
 
 def _check_frames(frames: np.ndarray, min_frames: int) -> None:
@@ -195,7 +195,7 @@ def orientation_bins(angle: np.ndarray) -> np.ndarray:
 
 
 def dominant_orientation(magnitude: np.ndarray, angle: np.ndarray, mask: np.ndarray) -> int:
-    """The 45° bin with the largest summed magnitude among the pixels of ``mask`` (seed 002 §2.2.2)."""
+    """The 45° bin with the largest summed magnitude among the pixels of ``mask`` (Wang 2020 §2.2.2)."""
     bins = orientation_bins(angle[mask])
     return int(np.argmax(np.bincount(bins, weights=magnitude[mask], minlength=ORIENTATION_BINS)))
 

@@ -1,15 +1,15 @@
-"""Statistics labels (seed 002) computed once per labelled clip position of a manifest split and cached on disk.
+"""Statistics labels (Wang 2020) computed once per labelled clip position of a manifest split and cached on disk.
 
 Which clips are labelled: in every video (or manifest segment) the clips of ``clip_len`` frames at ``stride`` that
 start at frames 0, step, 2·step, … up to the last start whose clip fits; ``position_step`` (step) defaults to one
-clip span, i.e. non-overlapping clips, as seed 002 §3.4.2 splits UCF101 videos for pre-training. A video shorter than
+clip span, i.e. non-overlapping clips, as Wang 2020 §3.4.2 splits UCF101 videos for pre-training. A video shorter than
 one clip has the single start 0 and its last frame repeats, as in the loader. :class:`LabelledClipSampler` draws one
 of exactly these starts per video and epoch, so every clip a method trains on has cached labels.
 
 The cache file (default ``<manifest>.statistics.<split>.<clip_len>x<stride>.every<step>.npz`` next to the manifest)
 holds for every labelled position the video path, the absolute frame of the clip's first frame, the 14 motion and 13
 appearance labels of the clip as decoded and of its left-right mirror image, and the motion concentration of
-seed 002 Eq. 3.1 (for the curriculum); for every video its size and mtime, so a changed file is labelled again.
+Wang 2020 Eq. 3.1 (for the curriculum); for every video its size and mtime, so a changed file is labelled again.
 It is written to a temporary file and renamed (atomic), every 30 s and when the run ends or is interrupted, so an
 interrupted run resumes with the videos it has not finished. A clip's labels are a pure function of its decoded
 frames (:func:`vssl.data.flow_statistics.clip_statistics`); :func:`clip_labels` recomputes one from its video.
@@ -199,7 +199,7 @@ def compute_statistics_labels(manifest: str | os.PathLike, split: str = "pretrai
                               position_step: int | None = None) -> Path:
     """Label every labelled clip position of a manifest split (see the module docstring); returns the cache file.
 
-    Defaults are seed 002's clips: 16 consecutive frames (§3.4.2). Videos already labelled with the same settings
+    Defaults are Wang 2020's clips: 16 consecutive frames (§3.4.2). Videos already labelled with the same settings
     and unchanged on disk are reused, so a second call computes nothing and an interrupted one resumes.
     """
     step = resolve_position_step(clip_len, stride, position_step)

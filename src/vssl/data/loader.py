@@ -27,7 +27,7 @@ class VideoClipDataset(Dataset):
     position can be found. A transform returning [S, C, T, H, W] adds S views per clip (clip-major order).
 
     ``sampler(num_frames, fps, rng)`` returns K clips of frame indices (relative to the segment);
-    ``repeat`` > 1 transforms each clip several times (ρ = 1 in seed 001: two crops of one instant).
+    ``repeat`` > 1 transforms each clip several times (ρ = 1 in Feichtenhofer et al. 2021: two crops of one instant).
     With a ``store`` (:mod:`vssl.data.clip_store`), the frames of the videos in it are read from it instead of
     being decoded: the same frames, so the same items.
     Unreadable videos (found by the index or while decoding) are skipped: the item carries their path

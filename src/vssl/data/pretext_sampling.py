@@ -41,7 +41,7 @@ def pace_indices(start: int, clip_len: int, pace) -> list[int]:
     """Frame indices of a clip played at ``pace``: ``start + ⌊i·pace⌋`` for i < clip_len.
 
     Pace 1 takes consecutive frames, pace p > 1 every p-th frame, and a slow pace p < 1 shows each frame 1/p times:
-    seed 002 §4.2.2 fills the blank positions of a slow clip with the preceding frame (pace 1/2, clip_len 4, start 10
+    Wang 2020 §4.2.2 fills the blank positions of a slow clip with the preceding frame (pace 1/2, clip_len 4, start 10
     → [10, 10, 11, 11]).
     """
     step = as_fraction(pace)
@@ -72,7 +72,7 @@ def slowest_pace_index(paces: Sequence) -> int:
 
 
 class PaceClipSampler:
-    """``num_clips`` clips of ``clip_len`` frames, each played at a pace drawn from ``paces`` (seed 002 §4.2.2).
+    """``num_clips`` clips of ``clip_len`` frames, each played at a pace drawn from ``paces`` (Wang 2020 §4.2.2).
 
     Each clip's pace is drawn uniformly among the paces whose clip fits in the video (span ≤ num_frames); with
     several clips they are drawn without replacement while enough paces fit, since the same-context contrast

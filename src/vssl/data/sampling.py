@@ -19,7 +19,7 @@ import numpy as np
 from vssl.errors import VsslError
 
 # PySlowFast (decoder.get_multiple_start_end_idx) redraws a clip up to 100 times until it satisfies
-# the distance constraint; seed 001 §4.3 "timespan" study.
+# the distance constraint; Feichtenhofer et al. 2021 §4.3 "timespan" study.
 MAX_DISTANCE_RETRIES = 100
 
 
@@ -89,7 +89,7 @@ class UniformClipSampler(_StridedClipSampler):
 
 
 class RhoClipSampler(_StridedClipSampler):
-    """ρ clips at independent uniform random starts (seed 001, Feichtenhofer et al. 2021, §3).
+    """ρ clips at independent uniform random starts (Feichtenhofer et al. 2021, Feichtenhofer et al. 2021, §3).
 
     ρ = 1 returns a single clip; the method then makes two augmented views of it (the image-style
     baseline). With ``max_distance_s`` (the paper's t_max, Table 4), every pair of clip starts lies
@@ -97,7 +97,7 @@ class RhoClipSampler(_StridedClipSampler):
     one is redrawn uniformly over the video up to 100 times (as PySlowFast) until it is within that
     distance of all starts drawn so far; if every try misses, it is drawn uniformly inside the allowed
     window instead, so the constraint always holds. ``fps_jitter`` j > 0 draws each clip's stride from
-    ``stride`` × U(1 − j, 1 + j) (seed 001 Table 7 frame-rate jitter).
+    ``stride`` × U(1 − j, 1 + j) (Feichtenhofer et al. 2021 Table 7 frame-rate jitter).
     """
 
     def __init__(self, clip_len: int, stride: int, rho: int, max_distance_s: float | None = None,
@@ -126,7 +126,7 @@ class RhoClipSampler(_StridedClipSampler):
         return [clip_indices(int(start), self.clip_len, stride, num_frames) for start, stride in zip(starts, strides)]
 
     def jittered_strides(self, rng: np.random.Generator) -> list[int]:
-        """Frame-rate jitter (seed 001 Table 7: ±50 %): each clip's stride is ``stride`` × U(1 − j, 1 + j), rounded,
+        """Frame-rate jitter (Feichtenhofer et al. 2021 Table 7: ±50 %): each clip's stride is ``stride`` × U(1 − j, 1 + j), rounded,
         at least 1."""
         factors = rng.uniform(1 - self.fps_jitter, 1 + self.fps_jitter, size=self.rho)
         return [max(1, int(round(self.stride * f))) for f in factors]

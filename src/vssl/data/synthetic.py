@@ -169,7 +169,7 @@ PRESETS: dict[str, SynthConfig] = {
     "tiny_upright": SynthConfig(name="tiny_upright", size=64, num_frames=48, fps=16,
                                 counts={"pretrain": 320, "train": 160, "test": 160}, background_pool=4,
                                 rotation_deg=(-15.0, 15.0)),
-    # SEVERE-style stand-ins (seed 003): evaluate an encoder pre-trained on `tiny` where the downstream data differs.
+    # SEVERE-style stand-ins (Thoker 2023): evaluate an encoder pre-trained on `tiny` where the downstream data differs.
     # Domain shift: other sprite shapes (ring, star), flatter and noisier scenes, a shakier camera; no pre-train pool.
     "tiny_domain2": SynthConfig(name="tiny_domain2", size=64, num_frames=48, fps=16,
                                 counts={"train": 160, "test": 160},

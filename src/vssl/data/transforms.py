@@ -6,7 +6,7 @@ global generator), so every frame of a clip gets the same crop, flip and colour 
 transforms (ColorJitter, RandomGrayscale, GaussianBlur) accept ``per_frame=True`` to draw independent
 parameters, including the apply-or-not coin, for every frame instead.
 
-``build_train_transform`` / ``build_eval_transform`` assemble the recipe of seed 001 (Feichtenhofer et
+``build_train_transform`` / ``build_eval_transform`` assemble the recipe of Feichtenhofer et al. 2021 (Feichtenhofer et
 al. 2021, "A Large-Scale Study on Unsupervised Spatiotemporal Representation Learning", §A.2).
 """
 
@@ -28,7 +28,7 @@ KINETICS_STD = (0.225, 0.225, 0.225)
 # ITU-R BT.601 luma weights for R, G, B (as PIL and torchvision grayscale).
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
-# Inception-style crop: seed 001 Table 8, best setting (66.8% K400 linear): area [0.20, 0.76],
+# Inception-style crop: Feichtenhofer et al. 2021 Table 8, best setting (66.8% K400 linear): area [0.20, 0.76],
 # aspect [3/4, 4/3].
 INCEPTION_CROP_AREA = (0.2, 0.76)
 INCEPTION_CROP_ASPECT = (3 / 4, 4 / 3)
@@ -240,7 +240,7 @@ class CenterCrop(VideoTransform):
 class RandomResizedCrop(VideoTransform):
     """Inception-style crop: a box of random area fraction and aspect ratio, resized to ``size``.
 
-    Defaults are seed 001 Table 8's best setting. As in torchvision / PySlowFast, up to 10 boxes are
+    Defaults are Feichtenhofer et al. 2021 Table 8's best setting. As in torchvision / PySlowFast, up to 10 boxes are
     drawn (log-uniform aspect ratio) until one fits in the frame; otherwise the largest centred box
     with the aspect ratio clamped to ``aspect`` is used.
     """
@@ -363,7 +363,7 @@ COLOR_ADJUSTMENTS = {
 
 
 def color_jitter_for_strength(strength: float) -> tuple[float, float, float, float]:
-    """(brightness, contrast, saturation, hue) for seed 001's colour strength s (Table 7).
+    """(brightness, contrast, saturation, hue) for Feichtenhofer et al. 2021's colour strength s (Table 7).
 
     Seed 001 says s = 0.5 is "the default one for MoCo [v2]", i.e. (0.4, 0.4, 0.4, 0.1), and its
     PySlowFast release uses (0.6, 0.6, 0.6, 0.15) for the best s = 0.75 ("aug+", Table 9). Its appendix
@@ -416,7 +416,7 @@ class ColorJitter(FrameableTransform):
 class RandomGrayscale(FrameableTransform):
     """With probability ``p`` replaces RGB by its ITU-R 601 luma repeated on all three channels.
 
-    p = 0.2 is the SimCLR / MoCo v2 value that seed 001 keeps (§A.2, Table 7)."""
+    p = 0.2 is the SimCLR / MoCo v2 value that Feichtenhofer et al. 2021 keeps (§A.2, Table 7)."""
 
     def __init__(self, p: float = 0.2, per_frame: bool = False):
         self.p = _probability(p)
@@ -457,7 +457,7 @@ def gaussian_blur(video: torch.Tensor, sigma: float, kernel_size: int) -> torch.
 class GaussianBlur(FrameableTransform):
     """With probability ``p``, a Gaussian blur with sigma uniform in ``sigma``.
 
-    sigma in [0.1, 2.0] with p = 0.5 follow MoCo v2 as used by seed 001 (§A.2). ``kernel_size=None``
+    sigma in [0.1, 2.0] with p = 0.5 follow MoCo v2 as used by Feichtenhofer et al. 2021 (§A.2). ``kernel_size=None``
     uses about 10% of the shorter image side (SimCLR).
     """
 
@@ -520,7 +520,7 @@ def spatial_train_transforms(crop_size: int, short_side: tuple[int, int] | int, 
     return spatial + ([RandomHorizontalFlip()] if flip else [])
 
 
-# --- temporal difference (seed 001 Table 7) ---
+# --- temporal difference (Feichtenhofer et al. 2021 Table 7) ---
 
 def temporal_difference(video: torch.Tensor) -> torch.Tensor:
     """Grayscale, then differences between consecutive frames: frame t becomes gray[t + 1] - gray[t].
@@ -536,7 +536,7 @@ def temporal_difference(video: torch.Tensor) -> torch.Tensor:
 
 
 class RandomTemporalDifference(VideoTransform):
-    """With probability ``p`` (seed 001 Table 7: 0.2) replaces the clip by its grayscale frame differences.
+    """With probability ``p`` (Feichtenhofer et al. 2021 Table 7: 0.2) replaces the clip by its grayscale frame differences.
 
     Put it after the colour augmentations and before normalisation: the differences of a static scene are 0,
     whatever its colours.
@@ -593,7 +593,7 @@ def build_eval_transform(crop_size: int, short_side: int) -> Compose:
 # --- multi-view evaluation ---
 
 # Spatial crops per clip for multi-view testing: 1 (centre) or 3 (both ends and the centre of the long side), as
-# PySlowFast's TEST.NUM_SPATIAL_CROPS; seed 001 §5 tests 10 clips × 3 crops ("30 views").
+# PySlowFast's TEST.NUM_SPATIAL_CROPS; Feichtenhofer et al. 2021 §5 tests 10 clips × 3 crops ("30 views").
 SPATIAL_CROP_COUNTS = (1, 3)
 
 

@@ -12,18 +12,18 @@ from vssl.data.loader import VideoClipDataset, make_loader
 from vssl.errors import ConfigError
 from vssl.evaluation.optimizers import make_optimizer
 
-STEP_GAMMA = 0.1  # seed 001 §5 and seed 003 Table B.2: LR ×0.1 at each milestone
+STEP_GAMMA = 0.1  # Feichtenhofer et al. 2021 §5 and Thoker 2023 Table B.2: LR ×0.1 at each milestone
 
 
 @dataclass
 class FinetuneConfig:
-    epochs: int = 200  # seed 001 §5: UCF101/HMDB51 fine-tune 200 epochs
-    lr: float = 0.025  # seed 001 §5: LR 0.025, ×0.1 at epochs 60/120/180
+    epochs: int = 200  # Feichtenhofer et al. 2021 §5: UCF101/HMDB51 fine-tune 200 epochs
+    lr: float = 0.025  # Feichtenhofer et al. 2021 §5: LR 0.025, ×0.1 at epochs 60/120/180
     milestones: tuple[int, ...] = (60, 120, 180)
-    dropout: float = 0.8  # seed 001 §5
-    weight_decay: float = 0.0  # seed 001 §5
+    dropout: float = 0.8  # Feichtenhofer et al. 2021 §5
+    weight_decay: float = 0.0  # Feichtenhofer et al. 2021 §5
     batch_size: int = 8
-    optimizer: str = "sgd"  # sgd (momentum 0.9; seed 001 §5) | adam (SEVERE, seed 003 Table B.2)
+    optimizer: str = "sgd"  # sgd (momentum 0.9; Feichtenhofer et al. 2021 §5) | adam (SEVERE, Thoker 2023 Table B.2)
     freeze_stages: int = 0  # leading backbone stages kept frozen (weights and BN statistics); 2 = stem + first stage
 
 

@@ -12,20 +12,20 @@ from vssl.evaluation.optimizers import make_optimizer
 from vssl.train.optim import warmup_cosine_factor, warmup_step_factor
 
 LINEAR_SCHEDULES = ("cosine", "step")
-STEP_GAMMA = 0.1  # seed 003 Table B.2: multi-step schedule with γ = 0.1
+STEP_GAMMA = 0.1  # Thoker 2023 Table B.2: multi-step schedule with γ = 0.1
 
 
 @dataclass
 class LinearConfig:
     epochs: int = 100
-    lr: float = 0.1  # SGD on standardised features; seed 001 uses 4.0 on raw pool5 features of a full model
-    weight_decay: float = 0.0  # seed 001 §5: wd 0 for the linear protocol
+    lr: float = 0.1  # SGD on standardised features; Feichtenhofer et al. 2021 uses 4.0 on raw pool5 features of a full model
+    weight_decay: float = 0.0  # Feichtenhofer et al. 2021 §5: wd 0 for the linear protocol
     batch_size: int = 256
-    optimizer: str = "sgd"  # sgd (momentum 0.9) | adam (SEVERE's linear probes, seed 003 Table B.2 [code])
-    schedule: str = "cosine"  # cosine (seed 001 §5) | step: ×0.1 at each of ``milestones`` (seed 003 Table B.2)
+    optimizer: str = "sgd"  # sgd (momentum 0.9) | adam (SEVERE's linear probes, Thoker 2023 Table B.2 [code])
+    schedule: str = "cosine"  # cosine (Feichtenhofer et al. 2021 §5) | step: ×0.1 at each of ``milestones`` (Thoker 2023 Table B.2)
     milestones: tuple[int, ...] = ()  # epochs, for schedule=step
-    warmup_epochs: float = 0.0  # linear warm-up from 0; seed 001 §5 warms up 8 epochs on K400
-    standardize: bool = True  # standardise features with the training mean/std (seed 001 trains on raw features)
+    warmup_epochs: float = 0.0  # linear warm-up from 0; Feichtenhofer et al. 2021 §5 warms up 8 epochs on K400
+    standardize: bool = True  # standardise features with the training mean/std (Feichtenhofer et al. 2021 trains on raw features)
 
 
 def lr_factor(config: LinearConfig, steps_per_epoch: int):

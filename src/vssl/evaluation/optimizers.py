@@ -9,12 +9,12 @@ import torch
 from vssl.errors import ConfigError
 
 EVAL_OPTIMIZERS = ("sgd", "adam")
-SGD_MOMENTUM = 0.9  # seed 001 [code] (PySlowFast SOLVER.MOMENTUM) for both linear and fine-tuning protocols
+SGD_MOMENTUM = 0.9  # Feichtenhofer et al. 2021 [code] (PySlowFast SOLVER.MOMENTUM) for both linear and fine-tuning protocols
 
 
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float,
                    key: str) -> torch.optim.Optimizer:
-    """SGD with momentum 0.9, or Adam with PyTorch's default betas (SEVERE, seed 003 Table B.2).
+    """SGD with momentum 0.9, or Adam with PyTorch's default betas (SEVERE, Thoker 2023 Table B.2).
 
     ``key`` is the config key of ``name``, for the error message.
     """

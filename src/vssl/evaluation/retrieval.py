@@ -1,4 +1,4 @@
-"""Video retrieval (seed 002 §3.6.2, seed 004 §5): each test video queries the training videos by cosine similarity.
+"""Video retrieval (Wang 2020 §3.6.2, Kumar et al. 2023 §5): each test video queries the training videos by cosine similarity.
 
 A query is a hit at k when any of its k most similar training videos has its class; the top-k score is the
 percentage of hits over all test videos. Features are one vector per video (the views' features averaged).
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from vssl.benchmark.report import format_table, summarise
 from vssl.benchmark.store import Result
 
-RETRIEVAL_TOP_K = (1, 5, 10, 20, 50)  # seed 002 Tables 3.5/3.6 and 4.8-4.10; seed 004 §5
+RETRIEVAL_TOP_K = (1, 5, 10, 20, 50)  # Wang 2020 Tables 3.5/3.6 and 4.8-4.10; Kumar et al. 2023 §5
 PROTOCOL_PREFIX = "retrieval@"
 
 

@@ -53,14 +53,14 @@ class EvalDataConfig:
     train_split: str = ""  # "" = the imported dataset's own (its .dataset.json), else "train"
     test_split: str = ""  # "" = the imported dataset's reporting split (e.g. 'val' for SSv2), else "test"
     labels: tuple[str, ...] = ("label",)  # label sets to evaluate, each on its own
-    clip_len: int = 8  # seed 001: T×τ = 8×8
+    clip_len: int = 8  # Feichtenhofer et al. 2021: T×τ = 8×8
     stride: int = 8
-    num_clips: int = 10  # seed 001 §5: 10 uniformly spaced clips per test video
-    crops: int = 1  # spatial crops per test clip: 1 = centre, 3 = both ends and centre (seed 001 §5: 3)
+    num_clips: int = 10  # Feichtenhofer et al. 2021 §5: 10 uniformly spaced clips per test video
+    crops: int = 1  # spatial crops per test clip: 1 = centre, 3 = both ends and centre (Feichtenhofer et al. 2021 §5: 3)
     crop_size: int = 224
-    test_crop_size: int | None = None  # None: crop_size; seed 001 §5 tests on 256² crops of a 256 short side
-    short_side: int = 256  # seed 001 §5: test short side 256
-    train_subset: int = 0  # 0 = every training video; N = a class-balanced subset of N (seed 003 §B.2.2)
+    test_crop_size: int | None = None  # None: crop_size; Feichtenhofer et al. 2021 §5 tests on 256² crops of a 256 short side
+    short_side: int = 256  # Feichtenhofer et al. 2021 §5: test short side 256
+    train_subset: int = 0  # 0 = every training video; N = a class-balanced subset of N (Thoker 2023 §B.2.2)
     subset_seed: int = 0  # which subset: the same for every encoder and evaluation seed
     batch_size: int = 8
     num_workers: int = 2
@@ -92,13 +92,13 @@ class RetrievalConfig:
 
 @dataclass
 class SvmConfig:
-    tap: str = "pool5"  # seed 002 §2.4: the last conv layer; §3.6.3 picks pool3 (C3D, R(2+1)D) or pool4 (R3D)
+    tap: str = "pool5"  # Wang 2020 §2.4: the last conv layer; §3.6.3 picks pool3 (C3D, R(2+1)D) or pool4 (R3D)
     c: float = SVM_C
-    # split: train on the train split, test on the test split; leave_one_out: YUPENN (seed 002 §2.4), every
-    # test-split video scored by an SVM on all others; aslan: ASLAN same/not-same pairs (seed 002 §3.6), the 12
+    # split: train on the train split, test on the test split; leave_one_out: YUPENN (Wang 2020 §2.4), every
+    # test-split video scored by an SVM on all others; aslan: ASLAN same/not-same pairs (Wang 2020 §3.6), the 12
     # similarities of aslan_taps' features per pair, 10-fold cross-validation over the pair file's folds.
     protocol: str = "split"
-    aslan_taps: tuple[str, ...] = ("pool3", "pool4", "pool5")  # seed 002 §3.6.3: pool3, pool4 and pool5
+    aslan_taps: tuple[str, ...] = ("pool3", "pool4", "pool5")  # Wang 2020 §3.6.3: pool3, pool4 and pool5
 
 
 @dataclass
@@ -309,7 +309,7 @@ def svm_protocol_scores(config: EvalConfig, x_train: torch.Tensor, y_train: torc
 
 def aslan_fold_accuracies(config: EvalConfig, videos: VideoClipDataset, features: list[torch.Tensor],
                           seed: int) -> list[float]:
-    """ASLAN (seed 002 §3.6): the pairs of the manifest's ``.pairs.csv`` over the test split's videos; pairs with an
+    """ASLAN (Wang 2020 §3.6): the pairs of the manifest's ``.pairs.csv`` over the test split's videos; pairs with an
     unreadable video are left out (and counted)."""
     pairs_file = pairs_path(config.data.manifest)
     if not pairs_file.is_file():

@@ -1,4 +1,4 @@
-"""Class-balanced low-shot subsets of a training split (SEVERE's sample-efficiency factor, seed 003 §B.2.2), drawn
+"""Class-balanced low-shot subsets of a training split (SEVERE's sample-efficiency factor, Thoker 2023 §B.2.2), drawn
 once and saved, so that every encoder is evaluated on exactly the same videos.
 
 Drawing N videos from C classes: every class gets floor(N / C) videos; the N mod C remaining videos go to as many

@@ -1,10 +1,10 @@
 """Linear SVMs on frozen video features: classification (train/test or leave-one-video-out, the YUPENN protocol)
-and ASLAN same/not-same action similarity, as seed 002 §2.4 and §3.6.3-3.6.4 evaluate them.
+and ASLAN same/not-same action similarity, as Wang 2020 §2.4 and §3.6.3-3.6.4 evaluate them.
 
-Video features are the views' features averaged, then L2-normalised (seed 002 §3.6.3).
+Video features are the views' features averaged, then L2-normalised (Wang 2020 §3.6.3).
 
-ASLAN (Kliper-Gross et al. 2012, the protocol seed 002 §3.6.4 follows): a pair of videos becomes, for each tap
-(pool3, pool4, pool5), the 12 (dis)similarities of seed 002 Table 3.9 between the two feature vectors x₁, x₂:
+ASLAN (Kliper-Gross et al. 2012, the protocol Wang 2020 §3.6.4 follows): a pair of videos becomes, for each tap
+(pool3, pool4, pool5), the 12 (dis)similarities of Wang 2020 Table 3.9 between the two feature vectors x₁, x₂:
 
  1. Σ x₁x₂                      5. Σ x₁x₂ / (‖x₁‖‖x₂‖)          9. (Σ x₁ log(x₁/x₂) + Σ x₂ log(x₂/x₁)) / 2
  2. √(Σ x₁x₂)                   6. √(Σ (x₁ − x₂)² / (x₁ + x₂))  10. √(Σ (x₁ − x₂)²)
@@ -17,7 +17,7 @@ over feature dimensions. The measures are defined for non-negative features (his
 the CNN taps here): negative values are an error. Terms 0/0 (x₁ = x₂ = 0 in measures 4, 6, 11) count as 0, and
 measure 9 adds 1e-10 inside the logarithm's ratio. The concatenated 12·taps vector is z-normalised per dimension
 with the statistics of the training folds, then a linear SVM decides same/not-same; each of the 10 official folds
-is tested by an SVM trained on the other 9 (seed 002 §3.6.4: "10-fold leave-one-out cross validation").
+is tested by an SVM trained on the other 9 (Wang 2020 §3.6.4: "10-fold leave-one-out cross validation").
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sklearn.svm import LinearSVC
 
 from vssl.errors import VsslError
 
-SVM_C = 1.0  # seed 002 does not give C; scikit-learn's LinearSVC default
+SVM_C = 1.0  # Wang 2020 does not give C; scikit-learn's LinearSVC default
 SVM_MAX_ITER = 10_000  # liblinear's default 1000 iterations often stop short on a few hundred dense features
 KL_EPSILON = 1e-10
 

@@ -2,7 +2,7 @@
 
 Subclasses implement ``train_views(views) -> loss`` where ``views`` is [B, V, C, T, H, W] (V clips or
 augmented views per video; for the ρ-methods all positives of each other). They call ``self.manual_backward``
-themselves, so a method may aggregate its queries sequentially (one clip's forward+backward at a time, seed 001 §3).
+themselves, so a method may aggregate its queries sequentially (one clip's forward+backward at a time, Feichtenhofer et al. 2021 §3).
 A method that needs more of the batch (e.g. the frame indices of its clips) overrides ``train_batch`` instead.
 
 What the data loader feeds a method is decided by the method's class hooks, so every method trains through the
@@ -27,10 +27,10 @@ from vssl.train.optim import OptimConfig, build_optimizer, build_scheduler
 
 @dataclass
 class RhoClipsConfig:
-    """The clip settings every ρ-method shares (seed 001); each method's config extends it."""
+    """The clip settings every ρ-method shares (Feichtenhofer et al. 2021); each method's config extends it."""
 
-    rho: int = 2  # clips per video; seed 001 ablations use ρ = 2 (Table 2)
-    max_distance_s: float | None = None  # t_max between positives in seconds (seed 001 Table 4); None = global
+    rho: int = 2  # clips per video; Feichtenhofer et al. 2021 ablations use ρ = 2 (Table 2)
+    max_distance_s: float | None = None  # t_max between positives in seconds (Feichtenhofer et al. 2021 Table 4); None = global
 
 
 class Method(L.LightningModule):
@@ -55,12 +55,12 @@ class Method(L.LightningModule):
 
     @classmethod
     def build_sampler(cls, config, data):
-        """Frame indices per video: ρ clips at random times (seed 001)."""
+        """Frame indices per video: ρ clips at random times (Feichtenhofer et al. 2021)."""
         return RhoClipSampler(data.clip_len, data.stride, config.rho, config.max_distance_s, data.fps_jitter)
 
     @classmethod
     def build_transform(cls, config, data):
-        """Per-clip augmentation of seed 001 §4 (crop, flip, colour jitter, grayscale, blur, optionally temporal
+        """Per-clip augmentation of Feichtenhofer et al. 2021 §4 (crop, flip, colour jitter, grayscale, blur, optionally temporal
         difference)."""
         return build_train_transform(data.crop_size, data.short_side, strength=data.color_strength, blur=data.blur,
                                      flip=data.flip, inception_crop=data.inception_crop,
@@ -68,7 +68,7 @@ class Method(L.LightningModule):
 
     @classmethod
     def views_per_clip(cls, config) -> int:
-        """ρ = 1 means two augmented crops of the same temporal instance (seed 001 §3)."""
+        """ρ = 1 means two augmented crops of the same temporal instance (Feichtenhofer et al. 2021 §3)."""
         return 2 if config.rho == 1 else 1
 
     @classmethod
@@ -135,7 +135,7 @@ class Method(L.LightningModule):
     @staticmethod
     @torch.no_grad()
     def momentum_update(online: nn.Module, target: nn.Module, momentum: float) -> None:
-        """θ_m ← m·θ_m + (1 − m)·θ (seed 001 §1); buffers (BN statistics) are copied."""
+        """θ_m ← m·θ_m + (1 − m)·θ (Feichtenhofer et al. 2021 §1); buffers (BN statistics) are copied."""
         for p_online, p_target in zip(online.parameters(), target.parameters()):
             p_target.mul_(momentum).add_(p_online.detach(), alpha=1.0 - momentum)
         for b_online, b_target in zip(online.buffers(), target.buffers()):

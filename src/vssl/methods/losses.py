@@ -12,7 +12,7 @@ from vssl.methods.distributed import all_reduce_max, all_reduce_sum
 
 def info_nce(query: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor, temperature: float,
              multi_positive: str = "sum") -> torch.Tensor:
-    """InfoNCE with several positives (seed 001, Eq. 1), averaged over queries.
+    """InfoNCE with several positives (Feichtenhofer et al. 2021, Eq. 1), averaged over queries.
 
     query [N, d], positives [N, P, d], negatives [K, d] (shared, e.g. a MoCo queue) or [N, K, d];
     all rows L2-normalised, so dot products are cosine similarities, divided by the temperature α.
@@ -36,7 +36,7 @@ def info_nce(query: torch.Tensor, positives: torch.Tensor, negatives: torch.Tens
 
 
 def cosine_momentum(base: float, step: int, total_steps: int) -> float:
-    """Momentum annealed from ``base`` to 1 (seed 001 §B.1): m = 1 − (1 − m_base)·(cos(πk/K) + 1)/2."""
+    """Momentum annealed from ``base`` to 1 (Feichtenhofer et al. 2021 §B.1): m = 1 − (1 − m_base)·(cos(πk/K) + 1)/2."""
     progress = min(max(step / max(total_steps, 1), 0.0), 1.0)
     return 1.0 - (1.0 - base) * (math.cos(math.pi * progress) + 1.0) / 2.0
 
@@ -46,7 +46,7 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 
 
 def byol_loss(prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """BYOL regression loss with several targets (seed 001, Eq. 2, implemented ×2 as in BYOL).
+    """BYOL regression loss with several targets (Feichtenhofer et al. 2021, Eq. 2, implemented ×2 as in BYOL).
 
     prediction [N, d], targets [N, P, d] (momentum-encoder projections of the other clips of the same video):
       L = mean_n mean_p (2 − 2·cos(prediction_n, target_np)), i.e. the MSE of the ℓ2-normalised vectors.
@@ -59,13 +59,13 @@ def byol_loss(prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3) -> torch.Tensor:
-    """Equipartitioned soft codes for the global batch (SwAV; seed 001 §B.1: 3 iterations, ε = 0.05).
+    """Equipartitioned soft codes for the global batch (SwAV; Feichtenhofer et al. 2021 §B.1: 3 iterations, ε = 0.05).
 
     scores [B, K] (embedding · prototype) of this process's samples. Q = exp(scores/ε) is alternately scaled so
     that every prototype receives 1/K of the mass and every sample 1/B_global; returns Q·B_global [B, K], whose
     rows sum to 1 and whose columns, summed over all processes, sum to B_global/K. Under DDP the statistics
     that run over samples (the maximum, the total, the per-prototype sums, B_global) are all-reduced across
-    processes, as seed 001 §B.1 and SwAV's own code do, so the codes equal those of one process holding the
+    processes, as Feichtenhofer et al. 2021 §B.1 and SwAV's own code do, so the codes equal those of one process holding the
     global batch.
     """
     shift = all_reduce_max(scores.max().clone())  # the shift cancels in the normalisation
@@ -80,7 +80,7 @@ def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int 
 
 
 def swav_loss(scores: torch.Tensor, temperature: float, epsilon: float = 0.05, iterations: int = 3) -> torch.Tensor:
-    """Swapped prediction over ρ clips (seed 001 Eq. 3, [code]: codes from clips 0 and 1, predicted from the others).
+    """Swapped prediction over ρ clips (Feichtenhofer et al. 2021 Eq. 3, [code]: codes from clips 0 and 1, predicted from the others).
 
     scores [B, V, K]; for each code clip c ∈ {0, 1} and every other clip j:
       L_cj = −mean_b Σ_k SK(scores[:, c])_bk · log softmax(scores[:, j] / α)_bk ;  L = mean over (c, j).

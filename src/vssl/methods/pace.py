@@ -1,4 +1,4 @@
-"""Pace prediction (seed 002 Ch. 4, Wang et al. 2020): classify a clip's playback pace, optionally with contrast.
+"""Pace prediction (Wang 2020 Ch. 4, Wang et al. 2020): classify a clip's playback pace, optionally with contrast.
 
 The optional contrastive term pulls together clips of the same video (same context) or of the same pace (§4.2.3).
 
@@ -22,7 +22,7 @@ Augmentation (§4.2.2, Table 4.5): random crop, flip and colour jitter drawn ind
 jitter for the whole clip "would be equivalent to apply nothing"); ``per_frame_jitter=false`` gives the per-clip
 variant. Its strengths replace ``data.color_strength``.
 
-Complexity: seed 004 does not study pace prediction; C1/C2/C3 map to the class-count ablation of seed 002 Table 4.1,
+Complexity: Kumar et al. 2023 does not study pace prediction; C1/C2/C3 map to the class-count ablation of Wang 2020 Table 4.1,
 paces [1, 3], [1, 4], [1, 5] (3/4/5 classes).
 """
 
@@ -45,14 +45,14 @@ CONTRAST_STRATEGIES = ("none", "same_context", "same_pace")
 
 @dataclass
 class PaceConfig:
-    paces: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0)  # seed 002 §4.4.1: p = [1, 4] by default (Table 4.5)
-    complexity: str | None = None  # C1/C2/C3 = paces [1,3]/[1,4]/[1,5] (seed 002 Table 4.1); None = use `paces`
-    per_frame_jitter: bool = True  # seed 002 Table 4.5: jitter every frame independently
+    paces: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0)  # Wang 2020 §4.4.1: p = [1, 4] by default (Table 4.5)
+    complexity: str | None = None  # C1/C2/C3 = paces [1,3]/[1,4]/[1,5] (Wang 2020 Table 4.1); None = use `paces`
+    per_frame_jitter: bool = True  # Wang 2020 Table 4.5: jitter every frame independently
     jitter: tuple[float, float, float, float] = (0.8, 0.8, 0.8, 0.2)  # brightness, contrast, saturation, hue [ref]
     jitter_p: float = 0.8  # probability of jittering a frame [ref: RandomApply p = 0.8]
-    contrast: str = "none"  # none | same_context | same_pace (seed 002 §4.2.3)
-    cls_weight: float = 1.0  # λ_cls (seed 002 §4.3)
-    ctr_weight: float = 0.1  # λ_ctr (seed 002 §4.3)
+    contrast: str = "none"  # none | same_context | same_pace (Wang 2020 §4.2.3)
+    cls_weight: float = 1.0  # λ_cls (Wang 2020 §4.3)
+    ctr_weight: float = 0.1  # λ_ctr (Wang 2020 §4.3)
     projection_dim: int | None = None  # "+fc" (Table 4.6): Linear + ReLU into this many dims; None = features
 
     def __post_init__(self):
@@ -93,7 +93,7 @@ def pace_labels(frames: torch.Tensor, paces) -> torch.Tensor:
 
 
 def pace_transform(config: PaceConfig, data) -> Compose:
-    """Crop (as data.*), flip, then seed 002's colour jitter per frame (or per clip), then normalisation."""
+    """Crop (as data.*), flip, then Wang 2020's colour jitter per frame (or per clip), then normalisation."""
     if data.temporal_difference_p:
         raise ConfigError(f"data.temporal_difference_p={data.temporal_difference_p!r} is not part of the pace "
                           f"recipe; use 0")

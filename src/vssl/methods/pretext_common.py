@@ -1,4 +1,4 @@
-"""What the pretext-task methods (pace, VCOP, RotNet3D, PRP) share: the task-complexity levels of seed 004 §4.3, the
+"""What the pretext-task methods (pace, VCOP, RotNet3D, PRP) share: the task-complexity levels of Kumar et al. 2023 §4.3, the
 one-clip-per-view loader hooks, and pretext accuracy logging."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ COMPLEXITY_LEVELS = ("C1", "C2", "C3")
 
 
 def apply_complexity(config, knob: str, levels: dict[str, tuple]) -> None:
-    """Set ``config.<knob>`` from ``config.complexity`` (C1/C2/C3, seed 004 §4.3); None leaves the knob as it is.
+    """Set ``config.<knob>`` from ``config.complexity`` (C1/C2/C3, Kumar et al. 2023 §4.3); None leaves the knob as it is.
 
     The knob may keep its default or already equal the level's value; any other value contradicts the level.
     """

@@ -1,4 +1,4 @@
-"""PRP (Yao et al. 2020; seed 004): classify a clip's dilation and reconstruct it with a motion-weighted MSE.
+"""PRP (Yao et al. 2020; Kumar et al. 2023): classify a clip's dilation and reconstruct it with a motion-weighted MSE.
 
 PRP is video playback rate perception; the reconstruction is at twice the input's temporal resolution.
 
@@ -25,7 +25,7 @@ The classifier is linear on the pooled features (the PRP code adds a conv6 per b
 decoder is four ×2 transposed-conv stages from the backbone's deepest spatio-temporal map (PRP's up1–up4) and a
 3×3×3 output conv, resized trilinearly to the target when a backbone's strides differ from R3D's ×8/×16.
 
-Complexity (seed 004 §4.3: "modify the dilation sampling rates from 2 to 4 classes"): C1 = (1, 2), C2 = (1, 2, 4),
+Complexity (Kumar et al. 2023 §4.3: "modify the dilation sampling rates from 2 to 4 classes"): C1 = (1, 2), C2 = (1, 2, 4),
 C3 = (1, 2, 4, 8), the first 2/3/4 of the PRP code's rates.
 """
 
@@ -48,8 +48,8 @@ DECODER_DIVISORS = (2, 4, 8, 8)
 
 @dataclass
 class PRPConfig:
-    dilations: tuple[int, ...] = (1, 2, 4, 8)  # PRP code sample_step_list (seed 004 C3)
-    complexity: str | None = None  # C1/C2/C3 = (1,2)/(1,2,4)/(1,2,4,8) (seed 004 §4.3); None = use `dilations`
+    dilations: tuple[int, ...] = (1, 2, 4, 8)  # PRP code sample_step_list (Kumar et al. 2023 C3)
+    complexity: str | None = None  # C1/C2/C3 = (1,2)/(1,2,4)/(1,2,4,8) (Kumar et al. 2023 §4.3); None = use `dilations`
     recon_weight: float = 1.0  # PRP code: loss = loss_recon + 0.1 · loss_class
     cls_weight: float = 0.1
     attention_patch: float = 0.25  # patch side / crop side: 28 of 112 px (PRP code)

@@ -1,4 +1,4 @@
-"""ρBYOL (seed 001): predict the momentum encoder's projection of the other ρ−1 clips of the same video."""
+"""ρBYOL (Feichtenhofer et al. 2021): predict the momentum encoder's projection of the other ρ−1 clips of the same video."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from vssl.models.heads import mlp_head
 
 @dataclass
 class RhoBYOLConfig(RhoClipsConfig):
-    momentum: float = 0.996  # m_base, cosine-annealed to 1 (seed 001 §B.1)
-    proj_dim: int = 256  # seed 001 §B.1
-    proj_hidden: int = 4096  # seed 001 Table 16: 2-layer projection and predictor MLPs, hidden 4096, with BN
+    momentum: float = 0.996  # m_base, cosine-annealed to 1 (Feichtenhofer et al. 2021 §B.1)
+    proj_dim: int = 256  # Feichtenhofer et al. 2021 §B.1
+    proj_hidden: int = 4096  # Feichtenhofer et al. 2021 Table 16: 2-layer projection and predictor MLPs, hidden 4096, with BN
     proj_layers: int = 2
     pred_hidden: int = 4096
     pred_layers: int = 2
@@ -40,7 +40,7 @@ class RhoBYOL(Method):
             targets = torch.stack([self.target_head(self.target_backbone(views[:, j])) for j in range(num_views)],
                                   dim=1)
         total = views.new_zeros(())
-        for query_index in range(num_views):  # sequential: peak memory of one clip (seed 001 §3)
+        for query_index in range(num_views):  # sequential: peak memory of one clip (Feichtenhofer et al. 2021 §3)
             prediction = self.predictor(self.head(self.backbone(views[:, query_index])))
             others = [j for j in range(num_views) if j != query_index]
             loss = byol_loss(prediction, targets[:, others]) / num_views

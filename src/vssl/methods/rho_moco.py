@@ -1,4 +1,4 @@
-"""ρMoCo (seed 001): ρ clips of one video are positives; keys from a momentum encoder; negatives from a queue."""
+"""ρMoCo (Feichtenhofer et al. 2021): ρ clips of one video are positives; keys from a momentum encoder; negatives from a queue."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from vssl.models.heads import mlp_head
 
 @dataclass
 class RhoMoCoConfig(RhoClipsConfig):
-    temperature: float = 0.1  # seed 001 §B.1
-    queue_size: int = 65536  # seed 001 §B.1
-    momentum: float = 0.994  # m_base, cosine-annealed to 1 (seed 001 Table 15)
-    proj_dim: int = 128  # seed 001 §B.1
-    proj_hidden: int = 2048  # seed 001 Table 16: 3-layer MLP, hidden 2048, no BN for MoCo
+    temperature: float = 0.1  # Feichtenhofer et al. 2021 §B.1
+    queue_size: int = 65536  # Feichtenhofer et al. 2021 §B.1
+    momentum: float = 0.994  # m_base, cosine-annealed to 1 (Feichtenhofer et al. 2021 Table 15)
+    proj_dim: int = 128  # Feichtenhofer et al. 2021 §B.1
+    proj_hidden: int = 2048  # Feichtenhofer et al. 2021 Table 16: 3-layer MLP, hidden 2048, no BN for MoCo
     proj_layers: int = 3
     proj_batch_norm: bool = False
     multi_positive: str = "rows"  # "rows" = PySlowFast form (one InfoNCE row per positive); "sum" = Eq. 1
@@ -53,7 +53,7 @@ class RhoMoCo(Method):
             keys = self.shuffled_keys(views.flatten(0, 1)).view(batch, num_views, -1)
         negatives = self.queue.clone()
         total = views.new_zeros(())
-        for query_index in range(num_views):  # sequential: peak memory of one clip (seed 001 §3)
+        for query_index in range(num_views):  # sequential: peak memory of one clip (Feichtenhofer et al. 2021 §3)
             query = F.normalize(self.head(self.backbone(views[:, query_index])), dim=1)
             others = [j for j in range(num_views) if j != query_index]
             loss = info_nce(query, keys[:, others], negatives, self.config.temperature,

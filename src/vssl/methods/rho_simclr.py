@@ -1,4 +1,4 @@
-"""ρSimCLR (seed 001): the other clips of a video are positives; all clips of the other videos are negatives."""
+"""ρSimCLR (Feichtenhofer et al. 2021): the other clips of a video are positives; all clips of the other videos are negatives."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from vssl.models.heads import mlp_head
 
 @dataclass
 class RhoSimCLRConfig(RhoClipsConfig):
-    temperature: float = 0.1  # seed 001 §B.1
-    proj_dim: int = 128  # seed 001 §B.1
-    proj_hidden: int = 2048  # seed 001 Table 16: 3-layer MLP, hidden 2048, with BN
+    temperature: float = 0.1  # Feichtenhofer et al. 2021 §B.1
+    proj_dim: int = 128  # Feichtenhofer et al. 2021 §B.1
+    proj_hidden: int = 2048  # Feichtenhofer et al. 2021 Table 16: 3-layer MLP, hidden 2048, with BN
     proj_layers: int = 3
     multi_positive: str = "sum"  # Eq. 1 sums the positives in the numerator; "rows" = one row per positive
 
 
 class RhoSimCLR(Method):
-    """All ρ·B clips are embedded in parallel (memory grows with ρ, seed 001 §3); each is once the query."""
+    """All ρ·B clips are embedded in parallel (memory grows with ρ, Feichtenhofer et al. 2021 §3); each is once the query."""
 
     def __init__(self, backbone, config: RhoSimCLRConfig, optim, steps_per_epoch, total_steps):
         super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
@@ -32,7 +32,7 @@ class RhoSimCLR(Method):
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
         batch, num_views = views.shape[:2]
         embeddings = F.normalize(self.head(self.backbone(views.flatten(0, 1))), dim=1).view(batch, num_views, -1)
-        everyone = gather_with_grad(embeddings)  # negatives from the global batch (seed 001 §B.1)
+        everyone = gather_with_grad(embeddings)  # negatives from the global batch (Feichtenhofer et al. 2021 §B.1)
         loss = simclr_loss(embeddings, self.config.temperature, self.config.multi_positive, everyone,
                            rank_offset(batch, views.device))
         self.manual_backward(loss)

@@ -1,4 +1,4 @@
-"""ρSwAV (seed 001): cluster assignments (Sinkhorn codes) of one clip are predicted from the other clips."""
+"""ρSwAV (Feichtenhofer et al. 2021): cluster assignments (Sinkhorn codes) of one clip are predicted from the other clips."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from vssl.models.heads import mlp_head
 
 @dataclass
 class RhoSwAVConfig(RhoClipsConfig):
-    temperature: float = 0.1  # α, seed 001 §B.1
-    num_prototypes: int = 1000  # seed 001 [code]
-    sinkhorn_iterations: int = 3  # seed 001 §B.1
-    epsilon: float = 0.05  # seed 001 §B.1
-    freeze_prototypes_epochs: int = 1  # seed 001 §B.1: prototypes frozen for the first epoch
-    proj_dim: int = 128  # seed 001 §B.1
-    proj_hidden: int = 2048  # seed 001 Table 16: 3-layer MLP with BN
+    temperature: float = 0.1  # α, Feichtenhofer et al. 2021 §B.1
+    num_prototypes: int = 1000  # Feichtenhofer et al. 2021 [code]
+    sinkhorn_iterations: int = 3  # Feichtenhofer et al. 2021 §B.1
+    epsilon: float = 0.05  # Feichtenhofer et al. 2021 §B.1
+    freeze_prototypes_epochs: int = 1  # Feichtenhofer et al. 2021 §B.1: prototypes frozen for the first epoch
+    proj_dim: int = 128  # Feichtenhofer et al. 2021 §B.1
+    proj_hidden: int = 2048  # Feichtenhofer et al. 2021 Table 16: 3-layer MLP with BN
     proj_layers: int = 3
 
 
@@ -39,7 +39,7 @@ class RhoSwAV(Method):
             self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
         embeddings = F.normalize(self.head(self.backbone(views.flatten(0, 1))), dim=1)
         scores = self.prototypes(embeddings).view(batch, num_views, -1)
-        # under DDP the Sinkhorn codes are normalised over the global batch (losses.sinkhorn_knopp, seed 001 §B.1)
+        # under DDP the Sinkhorn codes are normalised over the global batch (losses.sinkhorn_knopp, Feichtenhofer et al. 2021 §B.1)
         loss = swav_loss(scores, self.config.temperature, self.config.epsilon, self.config.sinkhorn_iterations)
         self.manual_backward(loss)
         if self.current_epoch < self.config.freeze_prototypes_epochs:

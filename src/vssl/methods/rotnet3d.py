@@ -1,4 +1,4 @@
-"""RotNet3D (Jing et al. 2018, as benchmarked by seed 004): rotate every frame of a clip by one angle and classify it.
+"""RotNet3D (Jing et al. 2018, as benchmarked by Kumar et al. 2023): rotate every frame of a clip by one angle and classify it.
 
 Seed 004 §3.1 summarises the task as a geometric transformation of the whole clip; its details come from the
 original papers [ext]. As in RotNet for images (Gidaris et al. 2018, who found feeding all rotated copies of an
@@ -6,7 +6,7 @@ image in one mini-batch better than one random rotation per image), every clip o
 a batch of B clips is K·B rotated clips and the labels need no randomness. Rotations are counter-clockwise quarter turns of the frames; 90° and 270° need
 square crops so the rotated clips stack.
 
-Complexity (seed 004 §4.3: "vary the number of rotations between 2 to 4"): C1 = (0°, 90°), C2 = (0°, 90°, 180°),
+Complexity (Kumar et al. 2023 §4.3: "vary the number of rotations between 2 to 4"): C1 = (0°, 90°), C2 = (0°, 90°, 180°),
 C3 = (0°, 90°, 180°, 270°), the first 2/3/4 angles (the paper does not say which subsets it used).
 """
 
@@ -27,7 +27,7 @@ ROTATION_LEVELS = {"C1": (0, 90), "C2": (0, 90, 180), "C3": (0, 90, 180, 270)}
 
 @dataclass
 class RotNet3DConfig:
-    rotations: tuple[int, ...] = (0, 90, 180, 270)  # degrees; Jing et al. 2018 [ext]: four angles (seed 004 C3)
+    rotations: tuple[int, ...] = (0, 90, 180, 270)  # degrees; Jing et al. 2018 [ext]: four angles (Kumar et al. 2023 C3)
     complexity: str | None = None  # C1/C2/C3 = 2/3/4 rotations (module docstring); None = use `rotations`
 
     def __post_init__(self):

@@ -1,4 +1,4 @@
-"""Spatio-temporal statistics (seed 002 Ch. 2–3): regress a clip's 14 motion and 13 appearance labels with two heads.
+"""Spatio-temporal statistics (Wang 2020 Ch. 2–3): regress a clip's 14 motion and 13 appearance labels with two heads.
 
 The labels (``vssl.data.flow_statistics``) are read from the label cache (``vssl.data.label_cache``).
 
@@ -19,7 +19,7 @@ Data, and why it differs from the usual augmentation:
 - Horizontal flip (§3.4.2: random flip of the whole clip) is done here, on the batch, where the labels are known:
   a flipped clip is regressed onto the labels of the mirrored clip, which the cache holds. The coin is drawn from
   the global step, so a resumed run flips the same clips.
-- ``curriculum`` orders the videos by motion concentration (seed 002 §3.2; ``vssl.data.curriculum``).
+- ``curriculum`` orders the videos by motion concentration (Wang 2020 §3.2; ``vssl.data.curriculum``).
 - Seed 004 varies task complexity only for RotNet, VCOP and PRP, not for this task, so there is no complexity setting.
 """
 
@@ -43,14 +43,14 @@ from vssl.models.heads import mlp_head
 
 @dataclass
 class StatisticsConfig:
-    motion_weight: float = 1.0  # λ_m, seed 002 §3.4.2
-    appearance_weight: float = 0.1  # λ_a, seed 002 §3.4.2
-    head_hidden: int = 2048  # seed 002 Table 2.1: fc6 and fc7 of 2048 in each branch
+    motion_weight: float = 1.0  # λ_m, Wang 2020 §3.4.2
+    appearance_weight: float = 0.1  # λ_a, Wang 2020 §3.4.2
+    head_hidden: int = 2048  # Wang 2020 Table 2.1: fc6 and fc7 of 2048 in each branch
     head_layers: int = 3  # fc6, fc7, output (Table 2.1)
     position_step: int = 0  # frames between labelled clip starts; 0 = one clip span (non-overlapping, §3.4.2)
     labels: str = ""  # label cache file; "" = the default next to data.manifest (vssl.data.label_cache)
     compute_labels: bool = False  # compute a missing label cache before training (fine for small data, one process)
-    flip: bool = True  # seed 002 §3.4.2: random horizontal flip of the whole clip, with the mirrored clip's labels
+    flip: bool = True  # Wang 2020 §3.4.2: random horizontal flip of the whole clip, with the mirrored clip's labels
     curriculum: str = "none"  # none | single_step | easiest_half | hardest_half | random_half (§3.2, Table 3.3)
     curriculum_step_epochs: int | None = None  # Eq. 3.2 step_length in epochs; None = half of train.epochs (§3.2)
 
@@ -63,7 +63,7 @@ class StatisticsConfig:
 def statistics_loss(motion_prediction: torch.Tensor, motion_labels: torch.Tensor,
                     appearance_prediction: torch.Tensor, appearance_labels: torch.Tensor,
                     motion_weight: float, appearance_weight: float) -> torch.Tensor:
-    """λ_m·mean((ŷ_m − y_m)²) + λ_a·mean((ŷ_a − y_a)²) over clips and labels (seed 002 Eq. 3.3, authors' MSE)."""
+    """λ_m·mean((ŷ_m − y_m)²) + λ_a·mean((ŷ_a − y_a)²) over clips and labels (Wang 2020 Eq. 3.3, authors' MSE)."""
     return (motion_weight * F.mse_loss(motion_prediction, motion_labels)
             + appearance_weight * F.mse_loss(appearance_prediction, appearance_labels))
 

@@ -1,4 +1,4 @@
-"""VCOP, video clip order prediction (Xu et al. 2019; seed 004): classify the permutation of N shuffled clips.
+"""VCOP, video clip order prediction (Xu et al. 2019; Kumar et al. 2023): classify the permutation of N shuffled clips.
 
 Seed 004 §3.1: "N ordered sub-clips (16 frames, gap 8), shuffled; shared backbone features; pairwise concat → FC →
 concat → N! logits" [ext: the VCOP code's VCOPN]. The sampler (:class:`ClipTupleSampler`) draws the tuple and its
@@ -7,7 +7,7 @@ batch's frame indices: position i holds the clip of temporal rank ``order[i]``, 
 ``order`` in the lexicographic list of all N! permutations (``itertools.permutations(range(N))``, VCOP's
 ``order_class_index``). For N = 3: (0,1,2)→0, (0,2,1)→1, (1,0,2)→2, (1,2,0)→3, (2,0,1)→4, (2,1,0)→5.
 
-Complexity (seed 004 §4.3: "increase the number of shuffle clips from 3 to 5"): C1/C2/C3 = N of 3/4/5.
+Complexity (Kumar et al. 2023 §4.3: "increase the number of shuffle clips from 3 to 5"): C1/C2/C3 = N of 3/4/5.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ TUPLE_LEVELS = {"C1": 3, "C2": 4, "C3": 5}
 
 @dataclass
 class VCOPConfig:
-    tuple_len: int = 3  # N clips per tuple; VCOP code default `--tl 3` (seed 004 C1)
-    complexity: str | None = None  # C1/C2/C3 = N of 3/4/5 (seed 004 §4.3); None = use `tuple_len`
-    gap: int = 8  # frames between consecutive clips; VCOP code `interval` 8 (seed 004 §1: "gap 8")
+    tuple_len: int = 3  # N clips per tuple; VCOP code default `--tl 3` (Kumar et al. 2023 C1)
+    complexity: str | None = None  # C1/C2/C3 = N of 3/4/5 (Kumar et al. 2023 §4.3); None = use `tuple_len`
+    gap: int = 8  # frames between consecutive clips; VCOP code `interval` 8 (Kumar et al. 2023 §1: "gap 8")
     hidden_dim: int = 512  # fc7 width applied to each concatenated pair (VCOP code)
     dropout: float = 0.5  # before the final classifier (VCOP code)
 

@@ -5,11 +5,11 @@
   fc6 4096 | fc7 4096; all convs 3x3x3 stride 1, pool1 1x2x2, the other pools 2x2x2. The clip feature ("pool") is
   fc7, the descriptor the paper uses.
 - ``c3d_bn``: the same 8 convs, each followed by BatchNorm, no pool5 and no fc layers: conv5b is globally
-  average-pooled to 512-d (VCOP's C3D; seed 002's code, github.com/laura-wang/video-pace models/c3d.py).
-- ``c3d_light``: seed 002 Table 2.1 (Tran et al. 2015 §3): five convs 64-128-256-256-256, five pools, fc6 and
+  average-pooled to 512-d (VCOP's C3D; Wang 2020's code, github.com/laura-wang/video-pace models/c3d.py).
+- ``c3d_light``: Wang 2020 Table 2.1 (Tran et al. 2015 §3): five convs 64-128-256-256-256, five pools, fc6 and
   fc7 of 2048.
 
-Taps are named after the pooling layers (seed 002 reads features at pool3/pool4/pool5; "conv5" for c3d_bn,
+Taps are named after the pooling layers (Wang 2020 reads features at pool3/pool4/pool5; "conv5" for c3d_bn,
 which has no pool5), then fc6, then "pool", the clip feature. Every conv has a bias (Caffe C3D; VCOP keeps it
 next to BatchNorm).
 """
@@ -134,12 +134,12 @@ def c3d(width: float = 1.0, num_classes: int = 0) -> C3D:
 
 @register_backbone("c3d_bn")
 def c3d_bn(width: float = 1.0, num_classes: int = 0) -> C3D:
-    """C3D with BatchNorm after every conv, conv5b globally average-pooled, no pool5/fc6/fc7 (VCOP; seed 002)."""
+    """C3D with BatchNorm after every conv, conv5b globally average-pooled, no pool5/fc6/fc7 (VCOP; Wang 2020)."""
     return C3D(C3D_CHANNELS, C3D_CONVS_PER_BLOCK, 0, batch_norm=True, width=width, num_classes=num_classes)
 
 
 @register_backbone("c3d_light")
 def c3d_light(width: float = 1.0, num_classes: int = 0) -> C3D:
-    """Light C3D of seed 002 Table 2.1: convs 64-128-256-256-256, fc6/fc7 2048; features are fc7."""
+    """Light C3D of Wang 2020 Table 2.1: convs 64-128-256-256-256, fc6/fc7 2048; features are fc7."""
     return C3D(LIGHT_C3D_CHANNELS, LIGHT_C3D_CONVS_PER_BLOCK, LIGHT_C3D_FC_DIM, batch_norm=False, width=width,
                num_classes=num_classes)

@@ -1,7 +1,7 @@
 """Resource-efficient 3D CNNs (3D ShuffleNetV1, MobileNetV2, SqueezeNet 1.1) of Köpüklü et al. 2019.
 
 Architectures from "Resource Efficient 3D Convolutional Neural Networks" (Köpüklü, Kose, Gunduz, Rigoll,
-ICCVW 2019, arXiv:1904.02422), the small networks of seed 004. Modules, parameter names and outputs
+ICCVW 2019, arXiv:1904.02422), the small networks of Kumar et al. 2023. Modules, parameter names and outputs
 follow the authors' public code (github.com/okankop/Efficient-3DCNNs, ``models/``), except that its
 ``features`` Sequential is called ``blocks`` here (``features`` is the VideoBackbone method). Every network
 starts with a 3x3x3 conv of stride (1,2,2) and halves time and space together at every later
@@ -55,7 +55,7 @@ SQUEEZENET_STEM_CHANNELS = 64
 SQUEEZENET_FIRES = (((16, 64, 64), (16, 64, 64)), ((32, 128, 128), (32, 128, 128)),
                     ((48, 192, 192), (48, 192, 192)), ((64, 256, 256), (64, 256, 256)))
 
-# 16-frame 112x112 clips: Köpüklü et al. 2019 train on them; seed 004 uses 16 frames ("Clip length")
+# 16-frame 112x112 clips: Köpüklü et al. 2019 train on them; Kumar et al. 2023 uses 16 frames ("Clip length")
 # at 112x112 (its Table 6 comparison).
 EFFICIENT_DEFAULT_INPUT = (16, 112)
 
@@ -355,7 +355,7 @@ def _init_squeezenet(model: nn.Module) -> None:
 def shufflenet_v1_3d(
     width: float = 2.0, groups: int = 3, depth: Sequence[int] = SHUFFLENET_DEPTH, num_classes: int = 0
 ) -> ShuffleNetV13D:
-    """3D ShuffleNetV1; defaults 2.0x with 3 groups, the small network of seed 004 (Sec. 3)."""
+    """3D ShuffleNetV1; defaults 2.0x with 3 groups, the small network of Kumar et al. 2023 (Sec. 3)."""
     return ShuffleNetV13D(groups, width, depth, num_classes)
 
 

@@ -127,7 +127,7 @@ def count_flops(model: nn.Module, frames: int, size: int) -> int:
 
     Counted by ``torch.utils.flop_counter.FlopCounterMode``: 2 FLOPs per multiply-accumulate of convolutions
     and matrix products (FLOPs = 2 x MACs), nothing for biases, normalisation, activations or pooling. Papers
-    that quote video-backbone "FLOPs" (seed 001 Table 5, fvcore, PySlowFast) quote MACs, i.e. half of this.
+    that quote video-backbone "FLOPs" (Feichtenhofer et al. 2021 Table 5, fvcore, PySlowFast) quote MACs, i.e. half of this.
     The clip is made on the device of the model's parameters, so a model built under ``torch.device("meta")``
     is counted without computing anything. The model runs in eval mode (BN statistics are left untouched).
     """

@@ -4,11 +4,11 @@ Architectures:
 - R3D, MC3, R(2+1)D: Tran et al. 2018, "A Closer Look at Spatiotemporal Convolutions for Action
   Recognition" (arXiv:1711.11248). Module and parameter names follow torchvision, so a torchvision
   state dict loads into ``r3d_18`` / ``mc3_18`` / ``r2plus1d_18`` with ``load_state_dict(strict=True)``.
-- ``r3d_light`` / ``r2plus1d_light``: the one-block-per-stage networks of VCOP (Xu et al. 2019) as seed 002's
-  code (github.com/laura-wang/video-pace, models/r3d.py and r21d.py) builds them; seed 002 Tables 3.1 and 4.7
+- ``r3d_light`` / ``r2plus1d_light``: the one-block-per-stage networks of VCOP (Xu et al. 2019) as Wang 2020's
+  code (github.com/laura-wang/video-pace, models/r3d.py and r21d.py) builds them; Wang 2020 Tables 3.1 and 4.7
   give both as 14.4M.
 - ``slow_r18`` / ``slow_r50`` / ``slow_r101``: the Slow pathway of SlowFast (Feichtenhofer et al. 2019),
-  seed 001 Table 17 and Table 5.
+  Feichtenhofer et al. 2021 Table 17 and Table 5.
 
 ``width`` scales every channel count and ``depth`` sets the blocks per stage, for tiny CPU variants.
 This module also holds the pieces the other backbone modules share (option checks, init, ``ClassifiableBackbone``).
@@ -31,19 +31,19 @@ RESNET18_DEPTH = (2, 2, 2, 2)
 RESNET34_DEPTH = (3, 4, 6, 3)
 RESNET50_DEPTH = (3, 4, 6, 3)
 RESNET101_DEPTH = (3, 4, 23, 3)
-# VCOP (Xu et al. 2019) R3D / R(2+1)D: layer_sizes (1, 1, 1, 1), one residual block per stage (seed 002 Ch. 4:
+# VCOP (Xu et al. 2019) R3D / R(2+1)D: layer_sizes (1, 1, 1, 1), one residual block per stage (Wang 2020 Ch. 4:
 # R3D-18 "contains four basic residual block[s]"; video-pace builds R3DNet((1, 1, 1, 1))).
 LIGHT_DEPTH = (1, 1, 1, 1)
 # torchvision's R2Plus1dStem: 45 midplanes between the (1,7,7) and (3,1,1) convs (VCOP computes 83 instead).
 R2PLUS1D_STEM_MIDPLANES = 45
 # 16-frame 112x112 clips, as torchvision's Kinetics-400 weights, Tran et al. 2018 and VCOP use.
 CLIP_16X112 = (16, 112)
-# Slow pathway: 8 frames (T x tau = 8 x 8) at 224x224 (seed 001 Table 5 and Table 17).
+# Slow pathway: 8 frames (T x tau = 8 x 8) at 224x224 (Feichtenhofer et al. 2021 Table 5 and Table 17).
 CLIP_8X224 = (8, 224)
-# Slow pathway temporal kernels per stage (res2..res5; seed 001 Table 17: non-degenerate only in res4/res5) and
+# Slow pathway temporal kernels per stage (res2..res5; Feichtenhofer et al. 2021 Table 17: non-degenerate only in res4/res5) and
 # how many leading blocks of each stage get them (PySlowFast RESNET.NUM_BLOCK_TEMP_KERNEL default [3, 4, 6, 3]).
 # The block limit only matters for R-101, whose res4 has 23 blocks: only its first 6 are temporal, which is what
-# reproduces seed 001 Table 5's 51.4M (all 23 temporal would give 60.4M) and its 93.3 GFLOPs (MACs; that row
+# reproduces Feichtenhofer et al. 2021 Table 5's 51.4M (all 23 temporal would give 60.4M) and its 93.3 GFLOPs (MACs; that row
 # matches a 256^2 input, the R-50 and R-18 rows 224^2).
 SLOW_TEMPORAL_KERNELS = (1, 1, 3, 3)
 SLOW_TEMPORAL_BLOCKS = (3, 4, 6, 3)
@@ -244,7 +244,7 @@ class SlowBasicBlock(nn.Module):
 
 
 class SlowBottleneck(nn.Module):
-    """Slow R-50/101 block: [kt x 1^2, C; 1 x 3^2, C; 1 x 1^2, 4C] with BN (seed 001 Table 17).
+    """Slow R-50/101 block: [kt x 1^2, C; 1 x 3^2, C; 1 x 1^2, 4C] with BN (Feichtenhofer et al. 2021 Table 17).
 
     The spatial stride sits in the 1x3^2 conv (PySlowFast STRIDE_1X1 False); there is never a temporal stride.
     """
@@ -310,7 +310,7 @@ def factorised_stem(midplanes: int, out_channels: int) -> nn.Sequential:
 
 
 def slow_stem(width: float) -> nn.Sequential:
-    """conv1 1x7^2 stride (1,2,2), BN, ReLU, pool1 1x3^2 max stride (1,2,2) (seed 001 Table 17)."""
+    """conv1 1x7^2 stride (1,2,2), BN, ReLU, pool1 1x3^2 max stride (1,2,2) (Feichtenhofer et al. 2021 Table 17)."""
     out_channels = scale_channels(STAGE_CHANNELS[0], width)
     return nn.Sequential(
         nn.Conv3d(3, out_channels, kernel_size=(1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
@@ -456,20 +456,20 @@ def r2plus1d_light(width: float = 1.0, depth: Sequence[int] = LIGHT_DEPTH, num_c
 
 @register_backbone("slow_r18")
 def slow_r18(width: float = 1.0, depth: Sequence[int] = RESNET18_DEPTH, num_classes: int = 0) -> VideoResNet:
-    """Slow R-18 (seed 001 Table 5): basic blocks, temporal kernel 3 in the first conv of res4/res5 blocks."""
+    """Slow R-18 (Feichtenhofer et al. 2021 Table 5): basic blocks, temporal kernel 3 in the first conv of res4/res5 blocks."""
     return VideoResNet(slow_stem, slow_blocks(SlowBasicBlock), width, depth, num_classes,
                        default_input=CLIP_8X224)
 
 
 @register_backbone("slow_r50")
 def slow_r50(width: float = 1.0, depth: Sequence[int] = RESNET50_DEPTH, num_classes: int = 0) -> VideoResNet:
-    """Slow R-50 (seed 001 Table 17): bottlenecks, temporal kernel 3 in the first 1x1^2 conv of res4/res5."""
+    """Slow R-50 (Feichtenhofer et al. 2021 Table 17): bottlenecks, temporal kernel 3 in the first 1x1^2 conv of res4/res5."""
     return VideoResNet(slow_stem, slow_blocks(SlowBottleneck), width, depth, num_classes,
                        expansion=BOTTLENECK_EXPANSION, default_input=CLIP_8X224)
 
 
 @register_backbone("slow_r101")
 def slow_r101(width: float = 1.0, depth: Sequence[int] = RESNET101_DEPTH, num_classes: int = 0) -> VideoResNet:
-    """Slow R-101 (seed 001 Table 5): as Slow R-50 with 23 res4 blocks, of which the first 6 are temporal."""
+    """Slow R-101 (Feichtenhofer et al. 2021 Table 5): as Slow R-50 with 23 res4 blocks, of which the first 6 are temporal."""
     return VideoResNet(slow_stem, slow_blocks(SlowBottleneck), width, depth, num_classes,
                        expansion=BOTTLENECK_EXPANSION, default_input=CLIP_8X224)

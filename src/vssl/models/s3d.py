@@ -4,10 +4,10 @@ Xie et al. 2018, "Rethinking Spatiotemporal Feature Learning: Speed-Accuracy Tra
 Classification" (arXiv:1712.04851), as ported to PyTorch by CoCLR (Han et al. 2020, backbone/s3dg.py, from
 qijiezhao's S3DG_Pytorch): every k^3 conv, the 7^3 stride-2 Conv_1a included, becomes a (1,k,k) spatial conv +
 BN + ReLU and a (k,1,1) temporal conv + BN + ReLU, and every branch of every Mixed block is gated by
-sigmoid(Linear(spatiotemporal mean)). This variant reproduces both of seed 001 Table 5's S3D-G figures: 9.1M
+sigmoid(Linear(spatiotemporal mean)). This variant reproduces both of Feichtenhofer et al. 2021 Table 5's S3D-G figures: 9.1M
 parameters (9,098,000 without classifier) and 36.0 GMACs for a 32x224^2 clip.
 
-Other ports differ slightly: TF-slim's s3dg.py (and MIL-NCE's port, which seed 002's code uses) has a full
+Other ports differ slightly: TF-slim's s3dg.py (and MIL-NCE's port, which Wang 2020's code uses) has a full
 3x7^2 Conv_1a and also gates Conv_2c (9,125,072 parameters in PyTorch convention, 32.1 GMACs at 32x224^2).
 """
 

@@ -13,14 +13,14 @@ from vssl.errors import ConfigError
 
 @dataclass
 class OptimConfig:
-    name: str = "sgd"  # sgd | lars | adam | adamw (seed 001 §B.1: SGD for MoCo, SGD+LARS for the others)
-    lr: float = 0.4  # seed 001 §B.1: ρMoCo base LR 0.4 (batch 512); tiny presets override
-    weight_decay: float = 1e-4  # seed 001 §B.1: ρMoCo 1e-4
-    momentum: float = 0.9  # seed 001 [code]: SGD momentum 0.9
-    warmup_epochs: float = 35.0  # seed 001 [code]: 35 of 200 epochs, linear warm-up
-    warmup_start_lr: float = 0.001  # seed 001 [code]: warm-up starts from LR 0.001
-    lars_trust: float = 0.001  # seed 001 §B.1: LARS trust coefficient
-    schedule: str = "cosine"  # cosine (seed 001 §B.1: half-period cosine) | step (×gamma at each milestone)
+    name: str = "sgd"  # sgd | lars | adam | adamw (Feichtenhofer et al. 2021 §B.1: SGD for MoCo, SGD+LARS for the others)
+    lr: float = 0.4  # Feichtenhofer et al. 2021 §B.1: ρMoCo base LR 0.4 (batch 512); tiny presets override
+    weight_decay: float = 1e-4  # Feichtenhofer et al. 2021 §B.1: ρMoCo 1e-4
+    momentum: float = 0.9  # Feichtenhofer et al. 2021 [code]: SGD momentum 0.9
+    warmup_epochs: float = 35.0  # Feichtenhofer et al. 2021 [code]: 35 of 200 epochs, linear warm-up
+    warmup_start_lr: float = 0.001  # Feichtenhofer et al. 2021 [code]: warm-up starts from LR 0.001
+    lars_trust: float = 0.001  # Feichtenhofer et al. 2021 §B.1: LARS trust coefficient
+    schedule: str = "cosine"  # cosine (Feichtenhofer et al. 2021 §B.1: half-period cosine) | step (×gamma at each milestone)
     milestones: tuple[float, ...] = ()  # step schedule: epochs at which the LR is multiplied by gamma
     gamma: float = 0.1
 
@@ -39,7 +39,7 @@ def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
 
 
 class LARS(torch.optim.Optimizer):
-    """SGD with momentum and layer-wise adaptive rate scaling (You et al. 2017), as used by seed 001 §B.1.
+    """SGD with momentum and layer-wise adaptive rate scaling (You et al. 2017), as used by Feichtenhofer et al. 2021 §B.1.
 
     For every weight tensor: g ← g + wd·w, then g ← g · trust·‖w‖/‖g‖; biases and norm parameters (1-D tensors)
     get neither weight decay nor adaptation. Then v ← μ·v + g and w ← w − lr·v.
@@ -70,7 +70,7 @@ class LARS(torch.optim.Optimizer):
 
 
 def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int, start_factor: float) -> float:
-    """LR multiplier: linear warm-up from ``start_factor`` to 1, then half-period cosine to 0 (seed 001 §B.1)."""
+    """LR multiplier: linear warm-up from ``start_factor`` to 1, then half-period cosine to 0 (Feichtenhofer et al. 2021 §B.1)."""
     if step < warmup_steps:
         return start_factor + (1.0 - start_factor) * step / warmup_steps
     progress = (step - warmup_steps) / max(total_steps - warmup_steps, 1)

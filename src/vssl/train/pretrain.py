@@ -33,15 +33,15 @@ from vssl.train.optim import OptimConfig
 class PretrainDataConfig:
     manifest: str = ""  # CSV/JSONL manifest (see vssl.data.manifest)
     split: str = "pretrain"
-    clip_len: int = 8  # seed 001: T×τ = 8×8
+    clip_len: int = 8  # Feichtenhofer et al. 2021: T×τ = 8×8
     stride: int = 8
-    crop_size: int = 224  # seed 001 §4: 224² crops
-    short_side: tuple[int, int] = (256, 320)  # seed 001 §4: short side resized to random [256, 320]
-    color_strength: float = 0.5  # seed 001 §4: colour jitter strength s = 0.5
-    blur: bool = True  # seed 001 §4: Gaussian blur on half the clips (SimCLR drops it at CIFAR's 32², Chen et al. 2020 §B.9)
-    inception_crop: bool = False  # seed 001 Table 8 "aug+" uses it
-    temporal_difference_p: float = 0.0  # seed 001 Table 7: 0.2 = grayscale frame differences on 20 % of clips
-    fps_jitter: float = 0.0  # seed 001 Table 7: 0.5 = each clip's frame rate jittered by ±50 %
+    crop_size: int = 224  # Feichtenhofer et al. 2021 §4: 224² crops
+    short_side: tuple[int, int] = (256, 320)  # Feichtenhofer et al. 2021 §4: short side resized to random [256, 320]
+    color_strength: float = 0.5  # Feichtenhofer et al. 2021 §4: colour jitter strength s = 0.5
+    blur: bool = True  # Feichtenhofer et al. 2021 §4: Gaussian blur on half the clips (SimCLR drops it at CIFAR's 32², Chen et al. 2020 §B.9)
+    inception_crop: bool = False  # Feichtenhofer et al. 2021 Table 8 "aug+" uses it
+    temporal_difference_p: float = 0.0  # Feichtenhofer et al. 2021 Table 7: 0.2 = grayscale frame differences on 20 % of clips
+    fps_jitter: float = 0.0  # Feichtenhofer et al. 2021 Table 7: 0.5 = each clip's frame rate jittered by ±50 %
     flip: bool = True  # off for direction-sensitive datasets such as Something-Something v2
     num_workers: int = 2
     clip_store: bool = True  # read frames from `vssl data cache`'s store when a valid one exists, else decode files
@@ -62,8 +62,8 @@ STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork")
 
 @dataclass
 class TrainConfig:
-    epochs: int = 200  # seed 001 §B.1: 200 epochs default
-    batch_size: int = 8  # per process; seed 001: 8 clips per GPU
+    epochs: int = 200  # Feichtenhofer et al. 2021 §B.1: 200 epochs default
+    batch_size: int = 8  # per process; Feichtenhofer et al. 2021: 8 clips per GPU
     seed: int = 0
     out_dir: str = "runs/pretrain"
     resume: bool = False  # continue from out_dir/checkpoints/last.ckpt
@@ -71,7 +71,7 @@ class TrainConfig:
     devices: int = 1  # processes per node under DDP
     num_nodes: int = 1
     strategy: str = "auto"  # or "ddp" (re-runs the command per process), "ddp_spawn" / "ddp_fork" (in-process)
-    sync_batchnorm: bool = False  # seed 001 §B.1: SyncBN for BYOL, SimCLR, SwAV; per-GPU BN for MoCo. GPU only
+    sync_batchnorm: bool = False  # Feichtenhofer et al. 2021 §B.1: SyncBN for BYOL, SimCLR, SwAV; per-GPU BN for MoCo. GPU only
     precision: str = "32-true"
     progress: bool = True
 

@@ -3,7 +3,7 @@
 Pair files: one per fold, named by ``pairs=`` with ``{fold}`` for the fold number (default ``split{fold}.txt``,
 looked up in ROOT); folds must be numbered 1..N. Each line is ``<video a> <video b> <same>`` with same = 1 (same
 action) or 0 (not same); a video is named by its path below the video folder (ROOT/ASLAN_AVI, ROOT/videos or ROOT),
-with or without its suffix. The protocol (seed 002, Sec. 3.6): features per video, 12 (dis)similarities per
+with or without its suffix. The protocol (Wang 2020, Sec. 3.6): features per video, 12 (dis)similarities per
 pair, a linear SVM, 10-fold cross-validation over the folds.
 The pairs are written next to the manifest as ``<out stem>.pairs.csv`` (fold,video_a,video_b,same) with the
 videos' paths as the manifest stores them; :func:`read_pairs` reads them back and :func:`pair_indices` turns them

@@ -18,7 +18,7 @@ Videos (ROOT/subactions, ROOT/videos or ROOT; any sub-folder):
   layout=full        the YouTube video ``<youtube id>.<suffix>``; start/end = event start + action times
 
 Class names are the category text with its event tag ("(FX) switch leap with 0.5 turn": Floor and Beam share
-element names); class order is Clabel order. ``subset`` keeps the SEVERE granularity subsets (seed 003, Ch. 4.5
+element names); class order is Clabel order. ``subset`` keeps the SEVERE granularity subsets (Thoker 2023, Ch. 4.5
 and App. B): vault = the Vault (VT) classes (6 in Gym99), floor = the Floor Exercise (FX) classes (35), fx_s1 =
 set 21, Floor "leaps, jumps and hops" (11), ub_s1 = set 41, Uneven Bars "circles" (15). The thesis names these
 sets but not their ids; the ids are those of gym99_categories.txt, and the class counts match the thesis.
@@ -50,7 +50,7 @@ OPTIONS = {
 }
 CATEGORY_LINE = re.compile(r"Clabel:\s*(\d+);\s*set:\s*(\d+);\s*Glabel:\s*(\d+);\s*(\((\w+)\)\s*\S.*)")
 SUBACTION_ID = re.compile(r"(?P<video>.+)_(?P<event>E_\d+_\d+)_(?P<action>A_\d+_\d+)")
-SUBSETS = {  # SEVERE (seed 003, App. B): which categories each granularity subset keeps
+SUBSETS = {  # SEVERE (Thoker 2023, App. B): which categories each granularity subset keeps
     "all": lambda category: True,
     "vault": lambda category: category.event == "VT",
     "floor": lambda category: category.event == "FX",

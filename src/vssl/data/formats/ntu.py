@@ -4,7 +4,7 @@ Layout: ROOT/nturgb+d_rgb/S001C002P003R002A013_rgb.avi (or the videos directly i
 camera C, performer (subject) P, replication R, action A. There is no annotation file: every video file below the
 folder must be named so. Files of actions A061-A120 (NTU RGB+D 120) are left out and counted.
 Splits (Shahroudy et al., "NTU RGB+D", CVPR 2016, benchmark evaluations): ``protocol=cross_subject`` trains on
-the 20 subjects below and tests on the other 20 (40,320 / 16,560 videos, as in seed 003 App. B);
+the 20 subjects below and tests on the other 20 (40,320 / 16,560 videos, as in Thoker 2023 App. B);
 ``protocol=cross_view`` trains on cameras 2 and 3 and tests on camera 1. Class names are the official action
 names, in action number order.
 """

@@ -1,7 +1,7 @@
 """YUPENN dynamic scenes: one folder of videos per scene class (14 × 30); label set ``label``, split ``all``.
 
 Layout: ROOT/<class>/<video>.<suffix> (or ``videos=FOLDER`` holding the class folders). The dataset has no
-train/test split: it is evaluated leave-one-video-out (seed 002, Sec. 2.6), so every video gets split ``all``.
+train/test split: it is evaluated leave-one-video-out (Wang 2020, Sec. 2.6), so every video gets split ``all``.
 Class order is the class folder names sorted.
 """
 
