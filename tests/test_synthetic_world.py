@@ -136,3 +136,8 @@ def test_the_camera_drifts_by_at_most_one_pixel_per_frame_within_its_reach():
     assert steps.max() == 1
     # it moves on about SHAKE_STEP_P of the frames per axis (2/3 of the drawn steps are ±1, less at the limits)
     assert 0.5 * world.SHAKE_STEP_P < steps.mean() < world.SHAKE_STEP_P
+
+
+def test_scene_cuts_are_refused_in_the_world():
+    with pytest.raises(ConfigError, match="scene_cuts"):
+        dataclasses.replace(WORLD, scene_cuts=1)

@@ -111,7 +111,8 @@ class SynthConfig:
     crf: int = 20  # libx264 constant rate factor (lower = higher quality)
     x264_preset: str = "veryfast"  # libx264 speed/size preset
     # False: sprites oscillate over flat textures (`tiny`); True: the upright physical world of synthetic_world.py
-    # (`world*` presets: motion classes from WORLD_MOTIONS; amplitude, cycles and start_margin are not used)
+    # (`world*` presets: motion classes from WORLD_MOTIONS; amplitude, cycles and start_margin are not used, and
+    # scene cuts are refused)
     world: bool = False
     speed_jitter: float = 0.1  # world only: a video's speeds and gravity vary by ± this fraction of the class's
 
@@ -149,6 +150,8 @@ class SynthConfig:
             self._fail("crf", "must be in 0..51")
         if self.x264_preset not in X264_PRESETS:
             self._fail("x264_preset", f"must be one of {', '.join(X264_PRESETS)}")
+        if self.world and (self.scene_cuts or self.recolour_at_cuts):
+            self._fail("scene_cuts", "is not supported by the world benchmark (its scene persists through a video)")
         if not 0 <= self.speed_jitter < 0.5:
             self._fail("speed_jitter", "must be in [0, 0.5): paces 2x apart must stay apart")
         for key in ("jitter_px", "noise_std", "start_margin", "scene_cuts", "background_contrast", "background_pool"):

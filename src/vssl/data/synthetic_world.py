@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from vssl.data.synthetic_sprites import SHAPE_EXTENT, paint_sprite, sprite_colour
+from vssl.data.synthetic_sprites import paint_sprite, sprite_colour
 
 if TYPE_CHECKING:
     from vssl.data.synthetic import SynthConfig
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------------------------------------------------
 # Physics, in units of the frame size S and of frames. Every speed is class-typical: a video draws it within
 # ±config.speed_jitter of the constant below, which keeps a video's own speed well inside the factor 2 between
-# neighbouring paces of pace prediction (Wang 2020, Ch. 4: paces 1, 2, 4, 8).
+# neighbouring paces of pace prediction (Wang 2020, Ch. 4) and playback-rate perception.
 
 GRAVITY = 0.0035  # S / frame²: a drop of 0.3 S takes 13 frames (0.8 s at 16 fps)
 RESTITUTION = (0.55, 0.7)  # bounce keeps this fraction of the speed: the arrow of time (energy is lost)
@@ -180,6 +180,7 @@ def _paint_shadow(frame: np.ndarray, x: float, horizon: float, radius: float, he
 
 
 def _scene_for_video(config: SynthConfig, rng: np.random.Generator, pool_seed: int):
+    """A fresh scene, or one of the ``background_pool`` scenes shared by all videos (seeded by the config alone)."""
     if config.background_pool == 0:
         return draw_scene(rng, config.size, config.jitter_px, config.background_contrast)
     scene = int(rng.integers(config.background_pool))
