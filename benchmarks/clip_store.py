@@ -92,12 +92,13 @@ def run(args: argparse.Namespace, folder: str) -> None:
 
     _, method_class, method_config = resolve_method(recipe)
     data = replace(recipe.data, manifest=str(manifest))
-    clips_per_video = len(method_class.build_sampler(method_config, data)(48, 16.0, np.random.default_rng(0))) * \
-        method_class.views_per_clip(method_config)
+    index = build_index(samples, progress=False)
+    first = index[samples[0].path]
+    sampled = method_class.build_sampler(method_config, data)(first.num_frames, first.fps, np.random.default_rng(0))
+    clips_per_video = len(sampled) * method_class.views_per_clip(method_config)
     videos_per_step = recipe.train.batch_size
     clips_per_step = videos_per_step * clips_per_video
     frames, size = data.clip_len, data.crop_size
-    index = build_index(samples, progress=False)
 
     def loader(clip_store):
         dataset = VideoClipDataset(samples, index, method_class.build_sampler(method_config, data),
