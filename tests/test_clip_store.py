@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 
@@ -125,6 +126,20 @@ def test_a_manifest_named_from_another_folder_finds_the_store(manifest, monkeypa
     store = open_clip_store(relative)
     assert store is not None and all(s.path in store for s in read_manifest(manifest))
     assert all(s.path in store for s in read_manifest(relative))
+
+
+def test_a_copied_dataset_folder_keeps_its_store(manifest, tmp_path_factory):
+    """Videos are keyed relative to the manifest's folder: a copy (mtimes kept, as `cp -a`) reads its own store
+    rather than silently decoding, and the frames are those of the copy."""
+    build_clip_store(manifest, progress=False)
+    copy = tmp_path_factory.mktemp("moved") / "dataset"
+    shutil.copytree(manifest.parent, copy)
+    store = open_clip_store(copy / manifest.name)
+    assert store is not None
+    for sample, (n, _, _) in zip(read_manifest(copy / manifest.name), SHAPES):
+        assert sample.path.startswith(str(copy)) and sample.path in store
+        np.testing.assert_array_equal(store.read(sample.path, range(n)), _decode(sample.path, range(n)))
+    assert str(manifest.parent / "v0.mp4") not in store  # the original folder is not the copy's
 
 
 def test_cli_writes_the_store(manifest):

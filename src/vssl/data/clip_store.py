@@ -18,7 +18,7 @@ from vssl.data.manifest import Sample, read_manifest
 from vssl.data.video import VideoInfo, open_video
 from vssl.errors import VideoReadError, VsslError
 
-STORE_FORMAT = "vssl-clip-store-v1"
+STORE_FORMAT = "vssl-clip-store-v2"  # v2: videos under the manifest's folder keyed relative to it
 FRAMES_FILE = "frames.u8"
 INDEX_FILE = "index.json"
 
@@ -27,6 +27,14 @@ def store_path_for(manifest: str | os.PathLike) -> Path:
     """``<manifest>.clips``: the store's folder, next to the manifest."""
     manifest = Path(manifest)
     return manifest.with_name(manifest.name + ".clips")
+
+
+def _key(path: str | os.PathLike, root: Path) -> str:
+    """A video's key in the store: its path relative to ``root`` (the manifest's folder) when it lies under it, so a
+    dataset folder that is moved or copied keeps its store; otherwise its absolute path."""
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute, root)
+    return absolute if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
 
 
 def _stamp(path: str | os.PathLike) -> list[int] | None:
@@ -43,31 +51,32 @@ def _stamp(path: str | os.PathLike) -> list[int] | None:
 
 
 class ClipStore:
-    """Frames of the videos in a built store, found by absolute path (so a manifest named relative to another
-    folder finds them too). The frames file is memory-mapped on the first read in each process, so a store is cheap
-    to pickle into DataLoader workers."""
+    """Frames of the videos in a built store, found by their path relative to the store's folder (see ``_key``), so
+    a manifest naming them relative to another folder, or a moved dataset folder, finds them too. The frames file
+    is memory-mapped on the first read in each process, so a store is cheap to pickle into DataLoader workers."""
 
     def __init__(self, folder: Path, videos: dict[str, dict]):
         self.folder = folder
-        self.videos = videos  # absolute path → offset, num_frames, height, width, fps, size, mtime_ns
+        self.videos = videos  # key (``_key``) → offset, num_frames, height, width, fps, size, mtime_ns
+        self.root = folder.parent.absolute()
         self._frames: np.ndarray | None = None
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_frames": None}
 
     def __contains__(self, path: str) -> bool:
-        return os.path.abspath(path) in self.videos
+        return _key(path, self.root) in self.videos
 
     def __len__(self) -> int:
         return len(self.videos)
 
     def info(self, path: str) -> VideoInfo:
-        video = self.videos[os.path.abspath(path)]
+        video = self.videos[_key(path, self.root)]
         return VideoInfo(video["num_frames"], video["fps"], video["width"], video["height"])
 
     def read(self, path: str, indices: Sequence[int]) -> np.ndarray:
         """Frames at ``indices`` (any order, repeats allowed) as uint8 RGB [len(indices), H, W, 3]."""
-        video = self.videos[os.path.abspath(path)]
+        video = self.videos[_key(path, self.root)]
         n, h, w = video["num_frames"], video["height"], video["width"]
         wanted = np.array([operator.index(i) for i in indices], dtype=np.int64)
         outside = wanted[(wanted < 0) | (wanted >= n)]
@@ -97,7 +106,8 @@ def build_clip_store(manifest: str | os.PathLike, samples: list[Sample] | None =
     except OSError as error:
         raise VsslError(f"cannot write the clip store {target}: {error.strerror or error}") from error
     try:
-        videos, unreadable = _decode_all(sorted(index.infos), tmp / FRAMES_FILE, progress)
+        root = target.parent.absolute()
+        videos, unreadable = _decode_all(sorted(index.infos), tmp / FRAMES_FILE, root, progress)
         errors = {os.path.abspath(path): reason for path, reason in index.errors.items()}
         unreadable = dict(sorted((errors | unreadable).items()))
         (tmp / INDEX_FILE).write_text(json.dumps({"format": STORE_FORMAT, "manifest": str(manifest),
@@ -116,21 +126,21 @@ def build_clip_store(manifest: str | os.PathLike, samples: list[Sample] | None =
     return target
 
 
-def _decode_all(paths: list[str], frames_file: Path, progress: bool) -> tuple[dict[str, dict], dict[str, str]]:
+def _decode_all(paths: list[str], frames_file: Path, root: Path, progress: bool) -> tuple[dict[str, dict], dict[str, str]]:
     """Append every video's frames to ``frames_file``; → (index entries, {path: reason} of undecodable videos)."""
     videos: dict[str, dict] = {}
     unreadable: dict[str, str] = {}
     offset = 0
     with open(frames_file, "wb") as out:
         for path in tqdm(paths, desc="clip store", unit="video", disable=not progress):
-            key = os.path.abspath(path)
+            key = _key(path, root)
             stamp = _stamp(path)  # taken before decoding: a file changed meanwhile makes the store stale, not wrong
             try:
                 with open_video(path) as reader:
                     frames = reader.read(range(reader.num_frames))
                     fps = reader.fps
             except VideoReadError as error:
-                unreadable[key] = str(error)
+                unreadable[os.path.abspath(path)] = str(error)  # listed for people: absolute
                 continue
             out.write(frames.tobytes())
             n, h, w = frames.shape[:3]
@@ -176,7 +186,9 @@ def open_clip_store(manifest: str | os.PathLike) -> ClipStore | None:
     if frames_stamp is None or frames_stamp[0] != expected_bytes:
         print(f"{folder / FRAMES_FILE}: missing or of the wrong size; {rebuild}")
         return None
-    recorded = [(str(manifest), data["manifest_stamp"])] + [(p, [v["size"], v["mtime_ns"]]) for p, v in videos.items()]
+    root = folder.parent.absolute()
+    recorded = [(str(manifest), data["manifest_stamp"])] + [(root / key, [v["size"], v["mtime_ns"]])
+                                                            for key, v in videos.items()]
     for path, stamp in recorded:
         now = _stamp(path)
         if now != stamp:
