@@ -112,6 +112,7 @@ class EvalConfig:
     svm: SvmConfig = field(default_factory=SvmConfig)
     seed: int = 0
     seeds: int = 1  # repeat each protocol with seeds seed, seed+1, ...
+    device: str = "auto"  # auto (CUDA when available, else CPU) | cpu | cuda | cuda:N: features, probes, fine-tuning
     store: str = "runs/results.sqlite"
     feature_cache: str = ""  # folder of cached frozen features; "" = <store's folder>/feature_cache; "none" = off
     progress: bool = True
