@@ -89,23 +89,23 @@ def cmd_data_check(args) -> None:
 
 
 def cmd_pretrain(args) -> None:
-    from vssl.config import load_config
-    from vssl.train.pretrain import PretrainConfig, run_pretrain
+    from vssl.api import pretrain
+    from vssl.config import parse_overrides
 
-    config = load_config(PretrainConfig, args.preset, "pretrain", args.overrides)
-    out = run_pretrain(config)
+    out = pretrain(args.preset, parse_overrides(args.overrides))
     print(f"encoder: {out / 'encoder.pt'}  (checkpoints: {out / 'checkpoints'}, logs: {out / 'logs'})")
 
 
 def cmd_eval(args) -> None:
     from vssl.benchmark.report import comparison_table, summarise
-    from vssl.config import load_config
+    from vssl.api import eval_config
+    from vssl.config import parse_overrides
     from vssl.evaluation.retrieval import retrieval_table
-    from vssl.evaluation.run import EvalConfig, run_eval
+    from vssl.evaluation.run import run_eval
 
     overrides = (args.overrides + ([f"retrieval.taps={args.taps}"] if args.taps else [])
                  + ([f"seeds={args.seeds}"] if args.seeds else []))
-    config = load_config(EvalConfig, args.preset, "eval", overrides)
+    config = eval_config(args.preset, parse_overrides(overrides))  # what vssl.evaluate builds, then runs
     results = run_eval(args.protocols.split(","), config)
     print(comparison_table(summarise(results)))
     by_layer = retrieval_table(results)
@@ -150,10 +150,11 @@ def cmd_models(args) -> None:
     from vssl.benchmark.report import format_table
     import torch
 
-    from vssl.models.registry import build_backbone, count_flops, count_parameters, list_backbones
+    from vssl.models import build_backbone, list_models
+    from vssl.models.registry import count_flops, count_parameters
 
     rows = []
-    for name in list_backbones():
+    for name in list_models():
         with torch.device("meta"):  # shapes only: nothing is allocated or computed
             model = build_backbone(name)
             frames, size = model.default_input
@@ -167,7 +168,7 @@ def cmd_models(args) -> None:
 def cmd_methods(args) -> None:
     import dataclasses
 
-    from vssl.methods.registry import get_method, list_methods
+    from vssl.methods import get_method, list_methods
 
     for name in list_methods():
         method_class, config_class = get_method(name)

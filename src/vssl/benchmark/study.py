@@ -74,6 +74,13 @@ def ensure_synthetic(out: Path, preset: str | SynthConfig, seed: int, progress: 
     return manifest
 
 
+def evaluated_protocol(stored: str) -> str:
+    """The `vssl eval` protocol a stored result came from: ``retrieval@<tap>`` is retrieval, ``svm@<tap>`` and
+    ``svm@aslan`` are svm, the rest are stored under their own name. A `run_eval` call stores all its results in
+    one transaction, so one stored row means the protocol finished."""
+    return stored.split("@", 1)[0]
+
+
 def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
               synthetic: str | SynthConfig | None = None) -> str:
     """Train and evaluate every run for every seed; write ``comparison.md``/``.csv``; return the printed table.
@@ -95,7 +102,8 @@ def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
             f"data.manifest={manifest}", f"encoder.checkpoint={checkpoint}", f"encoder.name={name}", f"seed={seed}",
             f"store={store}", f"progress={flag}", *dataset, *config.eval_overrides])
         digest = config_hash(replace(eval_config, data=with_dataset_splits(eval_config.data)))  # as run_eval stores
-        done = {r.protocol for r in ResultStore(store).query(encoder=name, seed=seed, config_hash=digest)}
+        done = {evaluated_protocol(r.protocol)
+                for r in ResultStore(store).query(encoder=name, seed=seed, config_hash=digest)}
         if not set(config.protocols) <= done:  # a resumed study does not repeat a stored evaluation
             run_eval(list(config.protocols), eval_config)
 

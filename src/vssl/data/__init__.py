@@ -1,1 +1,46 @@
-"""Video decoding, manifests, the synthetic benchmark, clip samplers, transforms and loaders."""
+"""Video decoding, manifests, the synthetic benchmark, clip samplers, transforms and loaders.
+
+Public API (imported on first use, so ``import vssl.data`` stays cheap): ``VideoReader`` and ``open_video``
+(frame-accurate decoding), ``Sample``, ``read_manifest``, ``write_manifest`` and ``synthesize`` (the synthetic
+benchmark).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+
+# public name → module that defines it
+_LAZY = {
+    "VideoReader": "vssl.data.video",
+    "FrameDirReader": "vssl.data.video",
+    "open_video": "vssl.data.video",
+    "Sample": "vssl.data.manifest",
+    "read_manifest": "vssl.data.manifest",
+    "write_manifest": "vssl.data.manifest",
+    "SynthConfig": "vssl.data.synthetic",
+}
+
+__all__ = [*_LAZY, "synthesize"]
+
+
+def synthesize(out: str | Path, preset="world32", seed: int = 0, workers: int | None = None,
+               progress: bool = False) -> Path:
+    """Write a synthetic benchmark (mp4 videos + manifest.csv) into ``out``; returns the manifest path.
+
+    ``preset`` is a preset name (world32, world48, world64, world32_domain2, world32_fine, tiny, small, ...) or a
+    ``SynthConfig`` (e.g. a few videos for a test). The output depends only on (preset, seed).
+    """
+    from vssl.data.synthetic import generate
+
+    return generate(out, preset=preset, seed=seed, workers=workers, progress=progress)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vssl.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -130,9 +130,11 @@ class EpochShuffleSampler(Sampler):
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int, drop_last: bool = False,
-                seed: int = 0, order: Sampler | None = None) -> DataLoader:
+                seed: int = 0, order: Sampler | None = None, pin_memory: bool = False) -> DataLoader:
     """Shuffled loaders use :class:`EpochShuffleSampler` (call ``loader.sampler.set_epoch`` outside Lightning),
-    or ``order``: any sampler with ``set_epoch`` that yields (epoch, index) keys (e.g. a curriculum)."""
+    or ``order``: any sampler with ``set_epoch`` that yields (epoch, index) keys (e.g. a curriculum).
+    ``pin_memory`` (for a CUDA consumer) puts batches in page-locked memory for asynchronous copies."""
     sampler = order if order is not None else EpochShuffleSampler(len(dataset), seed) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                      collate_fn=collate_clips, drop_last=drop_last, persistent_workers=num_workers > 0)
+                      collate_fn=collate_clips, drop_last=drop_last, persistent_workers=num_workers > 0,
+                      pin_memory=pin_memory)

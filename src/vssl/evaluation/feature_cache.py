@@ -4,10 +4,12 @@ and views decode the videos once.
 An entry holds one tap's features [N, V, D] of one split (NaN rows for unreadable videos) and the video paths in
 row order. Its key is the JSON of:
 
-* the encoder: the SHA-256 of the checkpoint file's bytes, or, for a random init, the backbone spec and seed;
+* the encoder: the SHA-256 of the checkpoint file's bytes (with the backbone it was loaded into, for a foreign
+  file), of an in-memory module's state dict, or, for a random init, the backbone spec and seed;
 * the data: the SHA-256 of the manifest file's bytes and the split;
 * the views: clip length, stride, clips per video, spatial crops, crop size and short side;
-* the tap (a backbone tap name).
+* the tap (a backbone tap name);
+* the autocast dtype, only when features were extracted in mixed precision (``amp``).
 
 Files are ``<folder>/<tap>-<first 20 hex digits of the key's SHA-256>.pt``, written atomically and read with
 ``torch.load(weights_only=True)``. An entry whose paths differ from the dataset's (e.g. a video became readable)
@@ -28,6 +30,7 @@ from torch import nn
 
 from vssl.data.loader import VideoClipDataset
 from vssl.evaluation.features import extract_tap_features
+from vssl.runtime import Placement
 
 CACHE_FORMAT = "vssl-features-v1"
 HASH_CHUNK_BYTES = 1 << 20
@@ -38,6 +41,16 @@ def file_sha256(path: str | os.PathLike) -> str:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(HASH_CHUNK_BYTES), b""):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def state_dict_sha256(module: nn.Module) -> str:
+    """SHA-256 of a module's state dict: every key, dtype, shape and the tensor bytes, in key order."""
+    digest = hashlib.sha256()
+    for key, tensor in sorted(module.state_dict().items()):
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{key}|{flat.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
     return digest.hexdigest()
 
 
@@ -71,8 +84,10 @@ class FeatureCache:
 
 def cached_tap_features(cache: FeatureCache, key: dict, encoder: Callable[[], nn.Module], dataset: VideoClipDataset,
                         taps: list[str], batch_size: int, num_workers: int, progress: bool,
-                        desc: str) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """{tap: [N, V, D]} for ``dataset``, from the cache where possible; the missing taps in one feature pass.
+                        desc: str, placement: Placement | None = None) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """{tap: [N, V, D]} on the CPU for ``dataset``, from the cache where possible; the missing taps in one feature
+    pass on ``placement`` (default: the encoder's own device). The device is not part of ``key`` (CPU and CUDA fp32
+    features differ by rounding only); the caller adds the autocast dtype to it when there is one.
 
     ``key`` identifies encoder, data and views (the tap is added per entry); ``encoder()`` is only called when a
     tap is missing. → (features, paths of videos that could not be decoded).
@@ -81,7 +96,8 @@ def cached_tap_features(cache: FeatureCache, key: dict, encoder: Callable[[], nn
     features = {tap: cache.load({**key, "tap": tap}, paths) for tap in taps}
     missing = [tap for tap, value in features.items() if value is None]
     if missing:
-        extracted, _ = extract_tap_features(encoder(), dataset, missing, batch_size, num_workers, progress, desc)
+        extracted, _ = extract_tap_features(encoder(), dataset, missing, batch_size, num_workers, progress, desc,
+                                            placement)
         for tap in missing:
             cache.save({**key, "tap": tap}, paths, extracted[tap])
         features.update(extracted)

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from vssl.data.loader import VideoClipDataset, make_loader
 from vssl.errors import ConfigError
 from vssl.evaluation.optimizers import make_optimizer
+from vssl.runtime import Placement
 
 STEP_GAMMA = 0.1  # Feichtenhofer et al. 2021 §5 and Thoker 2023 Table B.2: LR ×0.1 at each milestone
 
@@ -58,20 +59,26 @@ def frozen_stage_modules(encoder: nn.Module, count: int) -> list[nn.Module]:
 
 
 def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoClipDataset, num_classes: int,
-             config: FinetuneConfig, num_workers: int, progress: bool = True) -> tuple[torch.Tensor, list[str]]:
-    """Train encoder+head on ``train_set`` (label set 0); → (test scores [M, C] averaged over views, skipped).
+             config: FinetuneConfig, num_workers: int, progress: bool = True,
+             placement: Placement | None = None) -> tuple[torch.Tensor, list[str]]:
+    """Train encoder+head on ``train_set`` (label set 0); → (test scores [M, C] on the CPU, averaged over views,
+    skipped).
 
-    Every test video contributes all its views (K clips × S crops); their softmax scores are averaged.
+    Every test video contributes all its views (K clips × S crops); their softmax scores are averaged. Model and
+    batches run on ``placement`` (default: the encoder's own device, fp32), under its autocast; fp16 scales the
+    loss with a GradScaler.
     """
-    model = Classifier(encoder, encoder.feature_dim, num_classes, config.dropout)
+    placement = (placement or Placement.of(encoder)).for_model(encoder)
+    model = placement.module(Classifier(encoder, encoder.feature_dim, num_classes, config.dropout))
     frozen = frozen_stage_modules(encoder, config.freeze_stages)
     for module in frozen:
         module.requires_grad_(False)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(config.optimizer, trainable, config.lr, config.weight_decay, "finetune.optimizer")
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(config.milestones), gamma=STEP_GAMMA)
+    scaler = torch.amp.GradScaler(placement.device.type, enabled=placement.amp == torch.float16)
     train_loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=num_workers, drop_last=True,
-                               seed=train_set.seed)
+                               seed=train_set.seed, pin_memory=placement.pin_memory)
     loss_fn = nn.CrossEntropyLoss()
     skipped: list[str] = []
     for epoch in tqdm(range(config.epochs), desc="fine-tune", unit="epoch", disable=not progress, leave=False):
@@ -84,17 +91,24 @@ def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoCli
             if batch["clips"].shape[0] < 2:
                 continue
             optimizer.zero_grad()
-            loss_fn(model(batch["clips"][:, 0]), batch["labels"][:, 0]).backward()
-            optimizer.step()
+            clips, labels = placement.tensor(batch["clips"][:, 0]), placement.tensor(batch["labels"][:, 0])
+            with placement.autocast():
+                loss = loss_fn(model(clips), labels)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
         scheduler.step()
     model.eval()
     scores = torch.full((len(test_set), num_classes), float("nan"))
     with torch.no_grad():
-        for batch in make_loader(test_set, config.batch_size, shuffle=False, num_workers=num_workers):
+        for batch in make_loader(test_set, config.batch_size, shuffle=False, num_workers=num_workers,
+                                 pin_memory=placement.pin_memory):
             skipped.extend(batch["skipped"])
             if batch["clips"].numel() == 0:
                 continue
             b, v = batch["clips"].shape[:2]
-            probs = model(batch["clips"].flatten(0, 1)).softmax(dim=1).view(b, v, -1).mean(dim=1)
-            scores[batch["index"]] = probs
+            with placement.autocast():
+                logits = model(placement.tensor(batch["clips"].flatten(0, 1)))
+            probs = logits.float().softmax(dim=1).view(b, v, -1).mean(dim=1)
+            scores[batch["index"]] = placement.host(probs)
     return scores, sorted(set(skipped))

@@ -11,7 +11,8 @@ def knn_scores(train_features: torch.Tensor, train_labels: torch.Tensor, test_fe
     """Class votes [M, num_classes] of each test video's k most cosine-similar training videos.
 
     Each neighbour votes 1 (plain majority), or exp(similarity / temperature) when a temperature is
-    given (the weighted vote of Wu et al. 2018). Ties in a plain vote go to the lower class index.
+    given (the weighted vote of Wu et al. 2018). Ties in a plain vote go to the lower class index
+    (``vssl.evaluation.metrics.ranked_classes``, which every metric predicts by).
     """
     train = F.normalize(train_features, dim=1)
     test = F.normalize(test_features, dim=1)
@@ -19,6 +20,6 @@ def knn_scores(train_features: torch.Tensor, train_labels: torch.Tensor, test_fe
     k = min(k, train.shape[0])
     top_similarity, top_index = similarity.topk(k, dim=1)
     weights = torch.ones_like(top_similarity) if temperature is None else (top_similarity / temperature).exp()
-    votes = torch.zeros(test.shape[0], num_classes)
-    votes.scatter_add_(1, train_labels[top_index], weights)
+    votes = torch.zeros(test.shape[0], num_classes, device=test.device)  # on the features' device
+    votes.scatter_add_(1, train_labels.to(test.device)[top_index], weights)
     return votes

@@ -9,6 +9,7 @@ from torch import nn
 
 from vssl.errors import ConfigError
 from vssl.evaluation.optimizers import make_optimizer
+from vssl.runtime import Placement
 from vssl.train.optim import warmup_cosine_factor, warmup_step_factor
 
 LINEAR_SCHEDULES = ("cosine", "step")
@@ -41,11 +42,15 @@ def lr_factor(config: LinearConfig, steps_per_epoch: int):
 
 
 def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
-                       num_classes: int, config: LinearConfig, seed: int = 0) -> torch.Tensor:
-    """Train on every view of every training video ([N, V, D] → N·V samples); return test scores [M, C].
+                       num_classes: int, config: LinearConfig, seed: int = 0,
+                       placement: Placement | None = None) -> torch.Tensor:
+    """Train on every view of every training video ([N, V, D] → N·V samples); return test scores [M, C] on the CPU.
 
-    With ``standardize`` the features are standardised with the training mean/std.
+    With ``standardize`` the features are standardised with the training mean/std. The classifier and the features
+    train on ``placement``'s device (default CPU) in fp32; the initial weights and the sample order are drawn on
+    the CPU from ``seed``, so they are the same on every device.
     """
+    placement = placement or Placement()
     generator = torch.Generator().manual_seed(seed)
     n, v, d = train_features.shape
     x = train_features.reshape(n * v, d)
@@ -54,11 +59,12 @@ def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor,
         mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
     else:
         mean, std = torch.zeros(d), torch.ones(d)
-    x = (x - mean) / std
+    x, y = placement.tensor((x - mean) / std), placement.tensor(y)
     classifier = nn.Linear(d, num_classes)
     with torch.no_grad():
         classifier.weight.normal_(0, 0.01, generator=generator)
         classifier.bias.zero_()
+    placement.module(classifier)
     optimizer = make_optimizer(config.optimizer, classifier.parameters(), config.lr, config.weight_decay,
                                "linear.optimizer")
     steps_per_epoch = -(-x.shape[0] // config.batch_size)
@@ -67,12 +73,12 @@ def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor,
     for _ in range(config.epochs):
         order = torch.randperm(x.shape[0], generator=generator)
         for start in range(0, x.shape[0], config.batch_size):
-            batch = order[start:start + config.batch_size]
+            batch = placement.tensor(order[start:start + config.batch_size])
             optimizer.zero_grad()
             loss_fn(classifier(x[batch]), y[batch]).backward()
             optimizer.step()
             scheduler.step()
     with torch.no_grad():
         m, vt, _ = test_features.shape
-        logits = classifier((test_features.reshape(m * vt, d) - mean) / std)
-        return logits.softmax(dim=1).view(m, vt, -1).mean(dim=1)
+        logits = classifier(placement.tensor((test_features.reshape(m * vt, d) - mean) / std))
+        return placement.host(logits.softmax(dim=1).view(m, vt, -1).mean(dim=1))

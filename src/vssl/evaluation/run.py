@@ -9,22 +9,24 @@ split (see :mod:`vssl.evaluation.subsets`). Every result is stored with its seed
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from vssl.benchmark.store import Result, ResultStore
 from vssl.config import config_hash
 from vssl.data.clip_store import open_clip_store
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset
-from vssl.data.manifest import Sample, class_names, read_manifest
+from vssl.data.manifest import Sample, read_manifest
 from vssl.data.sampling import RandomClipSampler, UniformClipSampler
 from vssl.data.transforms import build_multi_crop_eval_transform, build_train_transform
 from vssl.errors import ConfigError, VsslError
-from vssl.evaluation.feature_cache import FeatureCache, cached_tap_features, file_sha256
+from vssl.evaluation.feature_cache import FeatureCache, cached_tap_features, file_sha256, state_dict_sha256
 from vssl.evaluation.features import readable_rows
 from vssl.evaluation.finetune import FinetuneConfig, finetune
 from vssl.evaluation.knn import knn_scores
@@ -32,13 +34,13 @@ from vssl.evaluation.linear import LinearConfig, train_linear_probe
 from vssl.evaluation.metrics import classification_metrics
 from vssl.evaluation.retrieval import RETRIEVAL_TOP_K, protocol_name, retrieval_topk
 from vssl.evaluation.subsets import load_or_draw_subset
-from vssl.data.formats import read_dataset_info
+from vssl.data.formats import class_order, horizontal_flip_allowed, read_dataset_info
 from vssl.data.formats.aslan import pair_indices, pairs_path, read_pairs
 from vssl.evaluation.svm import SVM_C, aslan_accuracy, leave_one_out_scores, svm_scores, video_features
 from vssl.evaluation.taps import resolve_taps
-from vssl.models.checkpoints import load_encoder
+from vssl.models.checkpoints import key_report_line, load_any_encoder
 from vssl.models.registry import build_backbone
-from vssl.runtime import share_cpu_with_workers
+from vssl.runtime import Placement, share_cpu_with_workers
 
 PROTOCOLS = ("knn", "linear", "finetune", "retrieval", "svm")
 FROZEN_PROTOCOLS = ("knn", "linear", "retrieval", "svm")
@@ -69,9 +71,10 @@ class EvalDataConfig:
 
 @dataclass
 class EncoderConfig:
-    checkpoint: str = "random"  # an encoder.pt / last.ckpt of `vssl pretrain`, or "random" for random init
+    # an encoder.pt / last.ckpt of `vssl pretrain`, another tool's weights (loaded into `backbone`), or "random"
+    checkpoint: str = "random"
     name: str = ""  # encoder name in the results; default "random" or the checkpoint's run folder
-    backbone: str = "r3d_18"  # used for random init only; checkpoints carry their own
+    backbone: str = "r3d_18"  # random init and foreign checkpoints; vssl's own files carry their own
     width: float = 1.0
     depth: tuple[int, ...] | None = None  # None = the backbone's own default
 
@@ -113,6 +116,8 @@ class EvalConfig:
     seed: int = 0
     seeds: int = 1  # repeat each protocol with seeds seed, seed+1, ...
     device: str = "auto"  # auto (CUDA when available, else CPU) | cpu | cuda | cuda:N: features, probes, fine-tuning
+    # autocast of features and fine-tuning: auto (CUDA: bf16, else fp16; CPU: off) | bf16 | fp16 | off (YAML: false)
+    amp: str | bool = "auto"
     store: str = "runs/results.sqlite"
     feature_cache: str = ""  # folder of cached frozen features; "" = <store's folder>/feature_cache; "none" = off
     progress: bool = True
@@ -135,16 +140,30 @@ def encoder_name(config: EncoderConfig) -> str:
     return path.parent.parent.name if path.parent.name == "checkpoints" else path.parent.name
 
 
-def build_encoder(config: EncoderConfig, seed: int):
-    """The encoder to evaluate: loaded weights, or a random init drawn from ``seed``."""
+def backbone_kwargs(config: EncoderConfig) -> dict:
+    """``build_backbone`` options of ``encoder.backbone``: width, and depth when set."""
+    return {"width": config.width} | ({} if config.depth is None else {"depth": tuple(config.depth)})
+
+
+def load_checkpoint_encoder(config: EncoderConfig, report: bool = False) -> tuple[nn.Module, bool]:
+    """The checkpoint's encoder (ours, or foreign weights loaded into ``encoder.backbone``) and whether it was foreign;
+    ``report`` prints the key report (always one line for a foreign file, only on a problem for ours)."""
+    encoder, load_report, foreign = load_any_encoder(config.checkpoint, config.backbone, backbone_kwargs(config))
+    if report and foreign:
+        print(key_report_line(config.backbone, encoder, load_report))
+    elif report and (load_report.missing or load_report.unexpected):
+        print(f"{config.checkpoint}: {load_report.summary()}")
+    return encoder, foreign
+
+
+def build_encoder(config: EncoderConfig, seed: int, module: nn.Module | None = None) -> nn.Module:
+    """The encoder to evaluate: a copy of ``module``, loaded weights, or a random init drawn from ``seed``."""
+    if module is not None:
+        return copy.deepcopy(module)  # fine-tuning and device moves must leave the caller's module as it was
     if config.checkpoint == "random":
         torch.manual_seed(seed)
-        depth = {} if config.depth is None else {"depth": tuple(config.depth)}
-        return build_backbone(config.backbone, width=config.width, **depth)
-    encoder, _, _, report = load_encoder(config.checkpoint)
-    if report.missing or report.unexpected:
-        print(f"{config.checkpoint}: {report.summary()}")
-    return encoder
+        return build_backbone(config.backbone, **backbone_kwargs(config))
+    return load_checkpoint_encoder(config)[0]
 
 
 def sample_key(sample: Sample) -> tuple[str, float | None, float | None]:
@@ -163,9 +182,9 @@ class EvalData:
         for split, samples in ((config.train_split, self.train), (config.test_split, self.test)):
             if not samples:
                 raise VsslError(f"{config.manifest}: no samples in split '{split}'")
-        self.classes = {name: class_names(self.train + self.test, name) for name in config.labels}
-        info = read_dataset_info(config.manifest)
-        self.flip = info is None or info.horizontal_flip  # off where a mirror changes the label (SSv2)
+        # class indices follow the dataset's official order (its sidecar) when imported, else sorted names
+        self.classes = {name: class_order(config.manifest, self.train + self.test, name) for name in config.labels}
+        self.flip = horizontal_flip_allowed(config.manifest)  # off where a mirror changes the label (SSv2)
         self.index = build_index(self.train + self.test, cache=index_path_for(config.manifest), progress=progress)
         # the store holds the very frames decoding gives, so the feature cache key does not depend on it
         self.store = open_clip_store(config.manifest) if config.clip_store else None
@@ -197,10 +216,11 @@ class EvalData:
                 "crop_size": c.test_crop_size or c.crop_size, "short_side": c.short_side}
 
 
-def encoder_key(config: EncoderConfig, seed: int, checkpoint_sha256: str | None) -> dict:
-    """The encoder's part of the feature cache key: the checkpoint's bytes, or the random init's spec and seed."""
-    if checkpoint_sha256 is not None:
-        return {"checkpoint_sha256": checkpoint_sha256}
+def encoder_key(config: EncoderConfig, seed: int, encoder_id: dict | None) -> dict:
+    """The encoder's part of the feature cache key: ``encoder_id`` (see ``identify_encoder``), or the random init's
+    spec and seed."""
+    if encoder_id is not None:
+        return encoder_id
     depth = None if config.depth is None else list(config.depth)
     return {"random": {"backbone": config.backbone, "width": config.width, "depth": depth, "seed": seed}}
 
@@ -243,14 +263,30 @@ class Recorder:
                                        value, seed, self.digest))
 
 
+def identify_encoder(config: EncoderConfig, module: nn.Module | None) -> dict | None:
+    """What identifies a non-random encoder in the feature cache key: an in-memory module's state-dict hash, or the
+    checkpoint file's hash (plus the backbone a foreign file was loaded into); None for a random init. Loads a
+    checkpoint once, printing its key report, so a refused file fails before any video is read."""
+    if module is not None:
+        return {"state_dict_sha256": state_dict_sha256(module)}
+    if config.checkpoint == "random":
+        return None
+    _, foreign = load_checkpoint_encoder(config, report=True)
+    into = {"loaded_into": {"backbone": config.backbone, **backbone_kwargs(config)}} if foreign else {}
+    return {"checkpoint_sha256": file_sha256(config.checkpoint), **into}
+
+
 def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalData, seed: int, cache: FeatureCache,
-                         checkpoint_sha256: str | None, recorder: Recorder) -> set[str]:
+                         encoder_id: dict | None, recorder: Recorder, module: nn.Module | None = None) -> set[str]:
     """kNN / linear / retrieval / SVM for every label set on (cached) frozen features; → skipped video paths."""
-    encoder = build_encoder(config.encoder, seed)
+    encoder = build_encoder(config.encoder, seed, module)
     taps = protocol_taps(protocols, config, encoder.tap_names)
     needed = list(dict.fromkeys(tap for names in taps.values() for tap in names))
     labels = list(config.data.labels)
-    key = {"encoder": encoder_key(config.encoder, seed, checkpoint_sha256), "views": data.views_key()}
+    key = {"encoder": encoder_key(config.encoder, seed, encoder_id), "views": data.views_key()}
+    placement = Placement.for_eval(config.device, config.amp)
+    if placement.amp is not None:  # mixed-precision features are cached apart from fp32 ones
+        key["amp"] = str(placement.amp)
     manifest_sha256 = file_sha256(config.data.manifest)
     skipped: set[str] = set()
 
@@ -258,7 +294,7 @@ def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalDat
         dataset = data.clips(samples, labels)
         features, decode_failures = cached_tap_features(
             cache, {**key, "data": {"manifest_sha256": manifest_sha256, "split": split}}, lambda: encoder, dataset,
-            needed, config.data.batch_size, config.data.num_workers, config.progress, f"{split} features")
+            needed, config.data.batch_size, config.data.num_workers, config.progress, f"{split} features", placement)
         skipped.update(decode_failures, dataset.unreadable)
         return dataset, features
 
@@ -280,15 +316,16 @@ def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalDat
         for protocol, names in taps.items():
             for tap in names:
                 x_train, x_test = train[tap][train_rows], test[tap][test_rows]
+                on = placement.tensor  # kNN, the linear probe and retrieval on the device; SVMs stay on the CPU
                 if protocol == "knn":
-                    scores = knn_scores(x_train.mean(dim=1), y_train, x_test.mean(dim=1), num_classes, config.knn.k,
-                                        config.knn.temperature)
+                    scores = placement.host(knn_scores(on(x_train.mean(dim=1)), on(y_train), on(x_test.mean(dim=1)),
+                                                       num_classes, config.knn.k, config.knn.temperature))
                     recorder.record("knn", label, seed, classification_metrics(scores, y_test))
                 elif protocol == "linear":
-                    scores = train_linear_probe(x_train, y_train, x_test, num_classes, config.linear, seed)
+                    scores = train_linear_probe(x_train, y_train, x_test, num_classes, config.linear, seed, placement)
                     recorder.record("linear", label, seed, classification_metrics(scores, y_test))
                 elif protocol == "retrieval":
-                    hits = retrieval_topk(x_train.mean(dim=1), y_train, x_test.mean(dim=1), y_test,
+                    hits = retrieval_topk(on(x_train.mean(dim=1)), on(y_train), on(x_test.mean(dim=1)), on(y_test),
                                           config.retrieval.top_k)
                     recorder.record(protocol_name(tap), label, seed, {f"top{k}": v for k, v in hits.items()})
                 else:
@@ -326,43 +363,58 @@ def aslan_fold_accuracies(config: EvalConfig, videos: VideoClipDataset, features
     return aslan_accuracy([video_features(f) for f in features], pairs, config.svm.c, seed)
 
 
-def run_finetune(config: EvalConfig, data: EvalData, label: str, seed: int, recorder: Recorder) -> set[str]:
+def run_finetune(config: EvalConfig, data: EvalData, label: str, seed: int, recorder: Recorder,
+                 module: nn.Module | None = None) -> set[str]:
     torch.manual_seed(seed)
-    encoder = build_encoder(config.encoder, seed)
+    encoder = build_encoder(config.encoder, seed, module)
     train_set = data.clips(data.train_samples(label), [label], training=True, seed=seed)
     test_set = data.clips(data.test, [label])
     scores, skipped = finetune(encoder, train_set, test_set, len(data.classes[label]), config.finetune,
-                               config.data.num_workers, config.progress)
+                               config.data.num_workers, config.progress, Placement.for_eval(config.device, config.amp))
     ok = ~scores.isnan().any(dim=1)
     recorder.record("finetune", label, seed,
                     classification_metrics(scores[ok], torch.as_tensor(test_set.labels(label))[ok]))
     return {*skipped, *train_set.unreadable, *test_set.unreadable}
 
 
-def run_eval(protocols: list[str], config: EvalConfig) -> list[Result]:
-    """Run each protocol for each label set and seed; record and return the results."""
+def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None = None) -> list[Result]:
+    """Run each protocol for each label set and seed; record and return the results.
+
+    ``encoder``: an in-memory vssl backbone to evaluate instead of ``encoder.checkpoint`` (left as "random"); it is
+    copied, never changed, and named in the results by ``encoder.name`` or its class and state-dict hash.
+    """
     unknown = [p for p in protocols if p not in PROTOCOLS]
     if unknown:
         raise ConfigError(f"unknown protocol '{unknown[0]}' (available: {', '.join(PROTOCOLS)})")
     if not config.data.manifest:
         raise ConfigError("missing config key 'data.manifest'")
     random_init = config.encoder.checkpoint == "random"
+    if encoder is not None and not random_init:
+        raise ConfigError(f"encoder.checkpoint={config.encoder.checkpoint} given with an in-memory encoder: "
+                          "pass one of the two")
+    if encoder is not None and not callable(getattr(encoder, "features", None)):
+        raise VsslError(f"encoder: expected a vssl backbone (with features() and tap_names), got "
+                        f"{type(encoder).__name__}")
     if not random_init and not Path(config.encoder.checkpoint).is_file():
         raise VsslError(f"encoder.checkpoint: file not found: {config.encoder.checkpoint}")
+    Placement.for_eval(config.device, config.amp)  # a device or precision this machine lacks fails before any work
+    encoder_id = identify_encoder(config.encoder, encoder)
+    if encoder is not None and not config.encoder.name:
+        name = f"{type(encoder).__name__}-{encoder_id['state_dict_sha256'][:8]}"
+        config = replace(config, encoder=replace(config.encoder, name=name))
     share_cpu_with_workers(config.data.num_workers)
     data = EvalData(config.data, config.progress)
     config = replace(config, data=data.config)  # the splits EvalData resolved from the dataset sidecar
     recorder = Recorder(config)
     cache = feature_cache_for(config)
     frozen = [p for p in protocols if p in FROZEN_PROTOCOLS]
-    checkpoint_sha256 = None if random_init or not frozen else file_sha256(config.encoder.checkpoint)
     skipped: set[str] = set()
     for seed in range(config.seed, config.seed + config.seeds):
         if frozen:
-            skipped |= run_frozen_protocols(frozen, config, data, seed, cache, checkpoint_sha256, recorder)
+            skipped |= run_frozen_protocols(frozen, config, data, seed, cache, encoder_id, recorder, encoder)
         if "finetune" in protocols:
             for label in config.data.labels:
-                skipped |= run_finetune(config, data, label, seed, recorder)
+                skipped |= run_finetune(config, data, label, seed, recorder, encoder)
     if skipped:
         print(f"skipped {len(skipped)} unreadable video(s): {', '.join(sorted(skipped)[:5])}")
     ResultStore(config.store).add(recorder.results)

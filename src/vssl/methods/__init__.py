@@ -1,1 +1,29 @@
-"""Self-supervised methods: one file per method on a shared base; losses as pure functions."""
+"""Self-supervised methods: ``create(name, backbone, **settings)`` and ``list_methods()``."""
+
+from __future__ import annotations
+
+from vssl.methods.registry import get_method, list_methods
+
+__all__ = ["create", "get_method", "list_methods"]
+
+
+def create(name: str, backbone, *, optim=None, steps_per_epoch: int = 1, total_steps: int = 1,
+           num_classes: dict[str, int] | None = None, **settings):
+    """The LightningModule of method ``name`` around ``backbone``.
+
+    ``settings`` are the method's own config fields (``vssl methods`` lists them with their paper defaults), checked
+    like the ``method`` section of a pre-training config. ``optim`` is an ``OptimConfig`` (default: its defaults);
+    ``steps_per_epoch`` and ``total_steps`` drive the LR schedule; ``num_classes`` (label set → class count) is
+    needed by methods that train on labels (``supervised``).
+    """
+    from vssl.config import from_dict
+    from vssl.errors import ConfigError
+    from vssl.train.optim import OptimConfig
+
+    method_class, config_class = get_method(name)
+    config = from_dict(config_class, settings, "method")
+    labelled = method_class.label_sets(config)
+    if labelled and num_classes is None:
+        raise ConfigError(f"method {name!r} trains on labels {', '.join(labelled)}: pass num_classes={{set: count}}")
+    extra = {"num_classes": num_classes} if labelled else {}
+    return method_class(backbone, config, optim or OptimConfig(), steps_per_epoch, total_steps, **extra)

@@ -18,9 +18,11 @@ Data, and why it differs from the usual augmentation:
   not used.
 - Horizontal flip (§3.4.2: random flip of the whole clip) is done here, on the batch, where the labels are known:
   a flipped clip is regressed onto the labels of the mirrored clip, which the cache holds. The coin is drawn from
-  the global step, so a resumed run flips the same clips.
+  the global step, so a resumed run flips the same clips. A dataset whose sidecar forbids mirrors (SSv2) is never
+  flipped: ``run_pretrain`` turns ``method.flip`` off with ``data.flip`` (``without_forbidden_flips``).
 - ``curriculum`` orders the videos by motion concentration (Wang 2020 §3.2; ``vssl.data.curriculum``).
-- Seed 004 varies task complexity only for RotNet, VCOP and PRP, not for this task, so there is no complexity setting.
+- Kumar et al. 2023 (§4.3) vary task complexity only for RotNet, VCOP and PRP, not for this task, so there is no
+  complexity setting.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class StatisticsConfig:
     position_step: int = 0  # frames between labelled clip starts; 0 = one clip span (non-overlapping, §3.4.2)
     labels: str = ""  # label cache file; "" = the default next to data.manifest (vssl.data.label_cache)
     compute_labels: bool = False  # compute a missing label cache before training (fine for small data, one process)
-    flip: bool = True  # Wang 2020 §3.4.2: random horizontal flip of the whole clip, with the mirrored clip's labels
+    flip: bool = True  # Wang 2020 §3.4.2: random horizontal flip of the whole clip, with the mirrored clip's labels;
+    # turned off on a dataset that forbids mirrors (vssl.train.pretrain.without_forbidden_flips)
     curriculum: str = "none"  # none | single_step | easiest_half | hardest_half | random_half (§3.2, Table 3.3)
     curriculum_step_epochs: int | None = None  # Eq. 3.2 step_length in epochs; None = half of train.epochs (§3.2)
 

@@ -253,6 +253,11 @@ def load_encoder(path: str | Path) -> tuple[nn.Module, str, dict, LoadReport]:
     if spec is None:
         keys = ", ".join(map(str, list(payload)[:5])) if isinstance(payload, dict) else type(payload).__name__
         raise VsslError(f"{path}: not a vssl encoder or pre-training checkpoint (keys: {keys})")
+    return _rebuild_encoder(spec)
+
+
+def _rebuild_encoder(spec: tuple[str, dict, dict]) -> tuple[nn.Module, str, dict, LoadReport]:
+    """``load_encoder`` on the (backbone name, kwargs, state dict) of a vssl file."""
     name, kwargs, state = spec
     backbone = build_backbone(name, **{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
     result = backbone.load_state_dict(state, strict=False)
@@ -352,7 +357,11 @@ def load_pretrained(backbone: nn.Module, path: str | Path, strict: bool = False)
     backbone key is missing from the file or has the wrong shape there. Raises VsslError when no tensor fits.
     """
     path = Path(path)
-    payload = read_checkpoint(path)
+    return _load_payload(backbone, read_checkpoint(path), path, strict)
+
+
+def _load_payload(backbone: nn.Module, payload: object, path: Path, strict: bool) -> LoadReport:
+    """``load_pretrained`` on a file's already read contents."""
     spec = _vssl_encoder_spec(payload)
     if spec is not None:
         name, _, tensors = spec
@@ -374,3 +383,59 @@ def load_pretrained(backbone: nn.Module, path: str | Path, strict: bool = False)
         raise VsslError(f"strict load refused: {report.summary()}")
     backbone.load_state_dict(match.loadable, strict=False)
     return report
+
+
+# A foreign checkpoint is refused when fewer than this fraction of the backbone's tensors (BN step counters aside)
+# found a tensor of the right name and shape in it: a wrong backbone, width or depth, not a partial import.
+MIN_MATCHED_FRACTION = 0.5
+
+
+def backbone_tensor_count(backbone: nn.Module) -> int:
+    """Tensors of the backbone's state dict, BN step counters aside (files often lack them)."""
+    return sum(1 for key in backbone.state_dict() if not key.endswith("num_batches_tracked"))
+
+
+def matched_tensor_count(backbone: nn.Module, report: LoadReport) -> int:
+    """Backbone tensors (BN step counters aside) that ``report``'s load filled from the file."""
+    return backbone_tensor_count(backbone) - len(report.missing) - len(report.mismatched)
+
+
+def key_report_line(backbone_name: str, backbone: nn.Module, report: LoadReport) -> str:
+    """One line: the file and layout found, then matched / missing / unexpected / ignored counts (BN step counters
+    aside, unlike ``LoadReport.loaded``)."""
+    line = (f"{report.source} -> {backbone_name}: matched {matched_tensor_count(backbone, report)} of "
+            f"{backbone_tensor_count(backbone)} tensors, {len(report.missing)} missing, "
+            f"{len(report.mismatched)} wrong shape, {len(report.unexpected)} unexpected, {len(report.ignored)} ignored")
+    examples = [f"{kind} e.g. {', '.join(keys[:2])}" for kind, keys in
+                (("missing", report.missing), ("unexpected", report.unexpected)) if keys]
+    return line + (f" ({'; '.join(examples)})" if examples else "")
+
+
+def load_any_encoder(path: str | Path, backbone_name: str, backbone_kwargs: dict,
+                     min_matched: float = MIN_MATCHED_FRACTION) -> tuple[nn.Module, LoadReport, bool]:
+    """Any checkpoint's encoder → (module, key report, foreign).
+
+    vssl's ``encoder.pt`` / ``last.ckpt`` rebuild the backbone they name (``foreign`` False). Any other file
+    (torchvision, PySlowFast, pytorchvideo, VideoMAE, mmaction, SEVERE-repo wrappers; see ``load_pretrained``) is
+    loaded into ``build_backbone(backbone_name, **backbone_kwargs)``, and refused with a one-line VsslError naming
+    the file when fewer than ``min_matched`` of the backbone's tensors matched.
+    """
+    path = Path(path)
+    payload = read_checkpoint(path)
+    spec = _vssl_encoder_spec(payload)
+    if spec is not None:
+        encoder, _, _, report = _rebuild_encoder(spec)
+        return encoder, report, False
+    backbone = build_backbone(backbone_name, **backbone_kwargs)
+    options = ", ".join(f"{key}={value}" for key, value in backbone_kwargs.items())
+    tried = f"{backbone_name} ({options})" if options else backbone_name
+    try:
+        report = _load_payload(backbone, payload, path, strict=False)
+    except VsslError as e:  # no tensor fits: say which backbone was tried
+        raise VsslError(f"{e} (tried {tried})") from None
+    matched, total = matched_tensor_count(backbone, report), backbone_tensor_count(backbone)
+    if matched < min_matched * total:
+        raise VsslError(f"{path}: only {matched} of the {total} tensors of {tried} matched "
+                        f"({report.source}, {len(report.unexpected)} unexpected, {len(report.mismatched)} wrong "
+                        f"shape); refused: check encoder.backbone, encoder.width and encoder.depth")
+    return backbone, report, True

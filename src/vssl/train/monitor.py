@@ -16,6 +16,7 @@ from vssl.data.transforms import build_eval_transform
 from vssl.evaluation.features import extract_clip_features, readable_rows
 from vssl.evaluation.knn import knn_scores
 from vssl.evaluation.metrics import topk_accuracy
+from vssl.runtime import Placement
 
 
 @dataclass
@@ -29,7 +30,10 @@ class MonitorConfig:
 
 
 class KnnMonitor(L.Callback):
-    """Logs ``monitor/knn_top1`` every ``every_n_epochs`` epochs, from frozen features of the current encoder."""
+    """Logs ``monitor/knn_top1`` every ``every_n_epochs`` epochs, from frozen features of the current encoder.
+
+    Features and the kNN vote are computed on the LightningModule's own device (in fp32), then read on the CPU.
+    """
 
     def __init__(self, config: MonitorConfig, train: list[Sample], test: list[Sample], index: VideoIndex,
                  clip_len: int, stride: int, crop_size: int, short_side: int, batch_size: int, num_workers: int,
@@ -49,16 +53,21 @@ class KnnMonitor(L.Callback):
         if (trainer.current_epoch + 1) % self.config.every_n_epochs:
             return
         encoder = pl_module.encoder
-        with torch.random.fork_rng():  # the monitor must not change the training run's random stream
-            train, _ = extract_clip_features(encoder, self.train_set, self.batch_size, self.num_workers, False)
-            test, _ = extract_clip_features(encoder, self.test_set, self.batch_size, self.num_workers, False)
+        placement = Placement(pl_module.device)
+        devices = [pl_module.device] if pl_module.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):  # the monitor must not change the training run's random stream
+            train, _ = extract_clip_features(encoder, self.train_set, self.batch_size, self.num_workers, False,
+                                             placement=placement)
+            test, _ = extract_clip_features(encoder, self.test_set, self.batch_size, self.num_workers, False,
+                                            placement=placement)
         encoder.train()
         train_ok, test_ok = readable_rows(train), readable_rows(test)
         label = self.config.label
         y_train = torch.as_tensor(self.train_set.labels(label))[train_ok]
         y_test = torch.as_tensor(self.test_set.labels(label))[test_ok]
-        votes = knn_scores(train[train_ok].mean(dim=1), y_train, test[test_ok].mean(dim=1), self.num_classes,
-                           self.config.k)
+        votes = placement.host(knn_scores(placement.tensor(train[train_ok].mean(dim=1)), placement.tensor(y_train),
+                                          placement.tensor(test[test_ok].mean(dim=1)), self.num_classes,
+                                          self.config.k))
         accuracy = topk_accuracy(votes, y_test)
         self.history.append(accuracy)
         pl_module.log("monitor/knn_top1", accuracy, on_step=False, on_epoch=True, prog_bar=True)

@@ -16,10 +16,10 @@ from lightning.pytorch.loggers import CSVLogger
 
 from vssl.config import from_dict, to_dict
 from vssl.data.clip_store import ClipStore, open_clip_store
-from vssl.data.formats import read_dataset_info
+from vssl.data.formats import class_order, horizontal_flip_allowed, read_dataset_info
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset, make_loader
-from vssl.data.manifest import class_names, read_manifest
+from vssl.data.manifest import read_manifest
 from vssl.errors import ConfigError, VsslError
 from vssl.methods.registry import get_method
 from vssl.models.checkpoints import save_encoder
@@ -131,15 +131,24 @@ def build_monitor(config: PretrainConfig, store: ClipStore | None = None) -> Knn
                       config.train.batch_size, data.num_workers, store)
 
 
+def without_forbidden_flips(config: PretrainConfig, method_config):
+    """(config, method config) with every horizontal flip off where the dataset forbids mirrors
+    (``horizontal_flip_allowed``): ``data.flip`` and a method's own ``flip`` setting (the statistics method's)."""
+    method_flips = getattr(method_config, "flip", False) is True
+    if horizontal_flip_allowed(config.data.manifest) or not (config.data.flip or method_flips):
+        return config, method_config
+    info = read_dataset_info(config.data.manifest)
+    print(f"{config.data.manifest}: {info.format} labels change under a horizontal flip; training without flips")
+    config = replace(config, data=replace(config.data, flip=False))
+    return config, (replace(method_config, flip=False) if method_flips else method_config)
+
+
 def run_pretrain(config: PretrainConfig) -> Path:
     """Train; returns the run folder holding config.yaml, checkpoints/, logs/, encoder.pt and summary.json."""
     if not config.data.manifest:
         raise ConfigError("missing config key 'data.manifest'")
-    info = read_dataset_info(config.data.manifest)
-    if info is not None and not info.horizontal_flip and config.data.flip:
-        print(f"{config.data.manifest}: {info.format} labels change under a horizontal flip; training without flips")
-        config = replace(config, data=replace(config.data, flip=False))
     method_name, method_class, method_config = resolve_method(config)
+    config, method_config = without_forbidden_flips(config, method_config)
     out = Path(config.train.out_dir)
     last_checkpoint = out / "checkpoints" / "last.ckpt"
     if config.train.resume and not last_checkpoint.is_file():
@@ -157,7 +166,7 @@ def run_pretrain(config: PretrainConfig) -> Path:
     index = build_index(samples, cache=index_path_for(config.data.manifest), progress=config.train.progress)
     store = open_clip_store(config.data.manifest) if config.data.clip_store else None
     label_sets = list(method_class.label_sets(method_config))
-    classes = {name: class_names(samples, name) for name in label_sets}
+    classes = {name: class_order(config.data.manifest, samples, name) for name in label_sets}
     dataset = VideoClipDataset(samples, index, method_class.build_sampler(method_config, config.data),
                                method_class.build_transform(method_config, config.data), label_sets, classes,
                                repeat=method_class.views_per_clip(method_config), seed=config.train.seed,

@@ -17,8 +17,9 @@ from pathlib import Path
 from vssl.data.formats import (aslan, diving48, epic_kitchens, finegym, hmdb51, kinetics, ntu, ssv2, ucf101,
                                yupenn)
 from vssl.data.formats.aslan import Pair, pair_indices, pairs_path, read_pairs
-from vssl.data.formats.common import (DatasetInfo, Option, VideoResolver, dataset_info_path, read_dataset_info,
-                                      resolve_video_folder, write_dataset_info)
+from vssl.data.formats.common import (DatasetInfo, Option, VideoResolver, class_order, dataset_info_path,
+                                      horizontal_flip_allowed, read_dataset_info, resolve_video_folder,
+                                      write_dataset_info)
 from vssl.data.manifest import write_manifest
 from vssl.errors import VsslError
 
@@ -35,8 +36,9 @@ FORMATS = {
     "aslan": aslan,
 }
 
-__all__ = ["FORMATS", "DatasetInfo", "Pair", "dataset_info_path", "describe_format", "import_dataset",
-           "list_formats", "pair_indices", "pairs_path", "read_dataset_info", "read_pairs"]
+__all__ = ["FORMATS", "DatasetInfo", "Pair", "class_order", "dataset_info_path", "describe_format",
+           "horizontal_flip_allowed", "import_dataset", "list_formats", "pair_indices", "pairs_path",
+           "read_dataset_info", "read_pairs"]
 
 
 def list_formats() -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from vssl.data.manifest import Sample
+from vssl.data.manifest import Sample, class_names
 from vssl.errors import VsslError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
@@ -84,6 +84,28 @@ def read_dataset_info(manifest: str | os.PathLike) -> DatasetInfo | None:
         return DatasetInfo(**data)
     except (json.JSONDecodeError, TypeError) as e:
         raise VsslError(f"{path}: not a dataset sidecar ({e})") from None
+
+
+def horizontal_flip_allowed(manifest: str | os.PathLike) -> bool:
+    """Whether clips of ``manifest`` may be mirrored: not where its sidecar says a mirror changes the label (SSv2).
+    The one rule for pre-training (``data.flip`` and a method's own flips) and fine-tuning."""
+    info = read_dataset_info(manifest)
+    return info is None or info.horizontal_flip
+
+
+def class_order(manifest: str | os.PathLike, samples: list[Sample], label_set: str) -> list[str]:
+    """Class names of ``label_set`` in index order: the dataset's official order from the sidecar when it lists the
+    label set (e.g. UCF101's classInd.txt), else the samples' class names sorted."""
+    names = class_names(samples, label_set)
+    info = read_dataset_info(manifest)
+    official = (info.classes if info is not None else {}).get(label_set)
+    if not official:
+        return names
+    unknown = sorted(set(names) - set(official))
+    if unknown:
+        raise VsslError(f"{dataset_info_path(manifest)}: class '{unknown[0]}' of label set '{label_set}' is not in "
+                        f"the sidecar's class list ({len(official)} classes)")
+    return list(official)
 
 
 # ---------------------------------------------------------------------------------------------------------------

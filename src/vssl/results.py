@@ -1,0 +1,22 @@
+"""The results store as an API: ``load`` a store's results, ``summarise`` them, print a ``comparison_table``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vssl.benchmark.report import SummaryRow, comparison_table, summarise
+from vssl.benchmark.store import Result, ResultStore
+from vssl.errors import VsslError
+
+__all__ = ["Result", "ResultStore", "SummaryRow", "comparison_table", "load", "summarise"]
+
+
+def load(path: str | Path = "runs/results.sqlite", **filters) -> list[Result]:
+    """Every result stored in ``path`` (oldest first), optionally only those whose columns equal ``filters``
+    (encoder, protocol, dataset, split, label, metric, seed, run_id, ...)."""
+    if not Path(path).is_file():
+        raise VsslError(f"results store not found: {path}")
+    try:
+        return ResultStore(path).query(**filters)
+    except ValueError as e:  # an unknown column
+        raise VsslError(f"{path}: {e}") from None
