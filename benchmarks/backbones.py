@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 from vssl.models.registry import build_backbone, list_backbones
 
 # Candidate tiny inputs (frames, size), smallest first: C3D needs 16 frames, ShuffleNet 16, the ViTs multiples of 16.

@@ -23,15 +23,15 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from vssl.app.pretrain import PretrainConfig, resolve_method
+from vssl.core.config import load_config
+from vssl.core.runtime import share_cpu_with_workers
 from vssl.data.clip_store import build_clip_store, open_clip_store
 from vssl.data.index import build_index
 from vssl.data.loader import VideoClipDataset, make_loader
 from vssl.data.manifest import read_manifest
 from vssl.data.synthetic import generate
 from vssl.models.registry import build_backbone
-from vssl.runtime import share_cpu_with_workers
-from vssl.config import load_config
-from vssl.train.pretrain import PretrainConfig, resolve_method
 
 
 def batches(loader, clips_per_step: int, device: torch.device) -> Iterator[torch.Tensor]:

@@ -25,9 +25,9 @@ import time
 import torch
 from torch import nn
 
+from vssl.core.runtime import Placement
 from vssl.evaluation.features import batch_features, prepare_encoder
 from vssl.models.registry import build_backbone
-from vssl.runtime import Placement
 
 
 def settings(encoder: nn.Module) -> list[tuple[str, Placement]]:

@@ -24,10 +24,10 @@ def measure(method_name: str, rho: int, args) -> dict:
     """Runs in the child process: build the method, time ``args.steps`` steps, report memory."""
     import torch
 
-    from vssl.config import from_dict
+    from vssl.core.config import from_dict
+    from vssl.core.optim import OptimConfig
     from vssl.methods.registry import get_method
     from vssl.models.registry import build_backbone
-    from vssl.train.optim import OptimConfig
 
     torch.set_num_threads(2)
     torch.manual_seed(0)

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import vssl
-from vssl.api import nest_overrides, pretrain_config
-from vssl.errors import ConfigError, VsslError
-from vssl.evaluation.run import EvalConfig
+from vssl.app.api import nest_overrides, pretrain_config
+from vssl.app.evaluate import EvalConfig
+from vssl.core.errors import ConfigError, VsslError
 from vssl.models.checkpoints import save_encoder
 
 TINY = {"width": 0.125, "depth": (1, 1, 1, 1)}
@@ -116,7 +116,7 @@ def test_evaluate_refuses_a_module_and_a_checkpoint_together(micro_manifest, tmp
 
 
 def test_eval_config_keeps_the_presets_values_unless_overridden():
-    from vssl.api import eval_config
+    from vssl.app.api import eval_config
 
     config = eval_config("synthetic_tiny", {"knn.k": 3}, encoder="random", dataset="m.csv", device="cpu")
     assert isinstance(config, EvalConfig) and config.knn.k == 3 and config.data.num_clips == 4

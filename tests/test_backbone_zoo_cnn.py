@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 from vssl.models.registry import build_backbone, count_flops, count_parameters, list_backbones
 
 ZOO = [

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 from vssl.models.registry import build_backbone, count_parameters
 
 # Importing the three modules registers their backbones.

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 from vssl.models.registry import build_backbone, count_parameters, list_backbones
 
 TINY = {"width": 0.25, "depth": (1, 1, 1, 1)}

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 from vssl.models.checkpoints import load_encoder, load_pretrained, read_safetensors, save_encoder
 from vssl.models.registry import build_backbone
 

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
+from vssl.app.evaluate import EvalData, EvalDataConfig
+from vssl.core.errors import VsslError
 from vssl.data.formats import class_order, dataset_info_path, import_dataset
 from vssl.data.manifest import read_manifest
 from vssl.data.synthetic import write_mp4
-from vssl.errors import VsslError
-from vssl.evaluation.run import EvalData, EvalDataConfig
 
 # classInd order (Zumba, Archery, Basketball) is not alphabetical (Archery, Basketball, Zumba)
 TRAIN = [("Zumba/v_Zumba_g08_c01.avi", 1), ("Archery/v_Archery_g08_c01.avi", 2),

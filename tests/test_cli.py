@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from vssl.cli import build_parser, main
+from vssl.app.cli import build_parser, main
 
 SUBCOMMANDS = [["demo"], ["data", "synth"], ["data", "import"], ["data", "labels", "statistics"],
                ["data", "index"], ["data", "cache"], ["data", "check"], ["pretrain"], ["eval"], ["study"], ["results"],
@@ -21,7 +21,7 @@ def test_every_subcommand_has_help(words, capsys):
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "vssl.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "vssl.app.cli", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_unknown_key_is_one_line_error_without_traceback():

@@ -143,7 +143,7 @@ def test_a_copied_dataset_folder_keeps_its_store(manifest, tmp_path_factory):
 
 
 def test_cli_writes_the_store(manifest):
-    result = subprocess.run([sys.executable, "-m", "vssl.cli", "data", "cache", str(manifest), "--quiet"],
+    result = subprocess.run([sys.executable, "-m", "vssl.app.cli", "data", "cache", str(manifest), "--quiet"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     folder = store_path_for(manifest)
@@ -179,7 +179,7 @@ def test_interrupted_build_leaves_no_store(manifest, monkeypatch):
 
 
 def test_evaluation_reads_the_store_unless_disabled(manifest, capsys):
-    from vssl.evaluation.run import EvalData, EvalDataConfig
+    from vssl.app.evaluate import EvalData, EvalDataConfig
 
     assert EvalData(EvalDataConfig(manifest=str(manifest)), progress=False).store is None  # no store built
     build_clip_store(manifest, progress=False)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from vssl.config import config_hash, find_preset, load_config, parse_overrides
-from vssl.errors import ConfigError
-from vssl.evaluation.run import EvalConfig
-from vssl.train.pretrain import PretrainConfig, resolve_method
+from vssl.app.evaluate import EvalConfig
+from vssl.app.pretrain import PretrainConfig, resolve_method
+from vssl.core.config import config_hash, find_preset, load_config, parse_overrides
+from vssl.core.errors import ConfigError
 
 
 def test_preset_plus_overrides():
@@ -50,7 +50,7 @@ def test_override_syntax_and_hash():
 
 
 def test_every_shipped_preset_loads():
-    from vssl.config import PRESET_DIR
+    from vssl.core.config import PRESET_DIR
     from vssl.models.registry import list_backbones
     pretrain = sorted(p.stem for p in (PRESET_DIR / "pretrain").glob("*.yaml"))
     assert {"rho_moco", "rho_moco_tiny", "rho_byol", "rho_byol_aug_plus", "rho_simclr_tiny"} <= set(pretrain)

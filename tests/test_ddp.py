@@ -18,8 +18,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
-from vssl.config import load_config
-from vssl.errors import ConfigError
+from vssl.app.pretrain import PretrainConfig, TrainConfig, run_pretrain
+from vssl.core.config import load_config
+from vssl.core.errors import ConfigError
+from vssl.core.optim import OptimConfig
 from vssl.methods import distributed
 from vssl.methods.losses import sinkhorn_knopp
 from vssl.methods.rho_byol import RhoBYOL, RhoBYOLConfig
@@ -27,8 +29,6 @@ from vssl.methods.rho_moco import RhoMoCo, RhoMoCoConfig
 from vssl.methods.rho_simclr import RhoSimCLR, RhoSimCLRConfig
 from vssl.methods.rho_swav import RhoSwAV, RhoSwAVConfig
 from vssl.models.registry import build_backbone
-from vssl.train.optim import OptimConfig
-from vssl.train.pretrain import PretrainConfig, TrainConfig, run_pretrain
 
 WORLD = 2
 GLOBAL_VIDEOS = 4

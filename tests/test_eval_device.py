@@ -9,20 +9,20 @@ import pytest
 import torch
 from torch import nn
 
-import vssl.runtime
-import vssl.train.monitor
-from vssl.config import load_config
+import vssl.core.runtime
+import vssl.evaluation.monitor
+from vssl.app.evaluate import EvalConfig, EvalData, run_eval
+from vssl.core.config import load_config
+from vssl.core.errors import ConfigError
+from vssl.core.runtime import Placement, dense_conv3d, resolve_amp, resolve_device
 from vssl.data.index import build_index
 from vssl.data.manifest import read_manifest
-from vssl.errors import ConfigError
 from vssl.evaluation.features import extract_clip_features, extract_tap_features
 from vssl.evaluation.finetune import FinetuneConfig, finetune
 from vssl.evaluation.knn import knn_scores
 from vssl.evaluation.linear import LinearConfig, train_linear_probe
-from vssl.evaluation.run import EvalConfig, EvalData, run_eval
+from vssl.evaluation.monitor import KnnMonitor, MonitorConfig
 from vssl.models.registry import build_backbone
-from vssl.runtime import Placement, dense_conv3d, resolve_amp, resolve_device
-from vssl.train.monitor import KnnMonitor, MonitorConfig
 
 META = torch.device("meta")
 
@@ -118,7 +118,7 @@ def test_cuda_index_this_machine_lacks(two_gpus):
 
 def test_amp_resolution(two_gpus, monkeypatch):
     cuda = torch.device("cuda")
-    monkeypatch.setattr(vssl.runtime, "bf16_supported", lambda device: True)
+    monkeypatch.setattr(vssl.core.runtime, "bf16_supported", lambda device: True)
     assert resolve_amp("auto", cuda) == torch.bfloat16 and resolve_amp("fp16", cuda) == torch.float16
     assert resolve_amp("off", cuda) is None
     assert load_config(EvalConfig, None, "eval", ["amp=off"]).amp is False  # YAML 1.1 reads a bare off as false
@@ -126,7 +126,7 @@ def test_amp_resolution(two_gpus, monkeypatch):
     placement = Placement.for_eval("cuda:1", "auto")
     assert placement == Placement(torch.device("cuda:1"), torch.bfloat16, channels_last=True)
     assert placement.pin_memory and not Placement().pin_memory
-    monkeypatch.setattr(vssl.runtime, "bf16_supported", lambda device: False)  # e.g. a V100
+    monkeypatch.setattr(vssl.core.runtime, "bf16_supported", lambda device: False)  # e.g. a V100
     assert resolve_amp("auto", cuda) == torch.float16
     with pytest.raises(ConfigError, match=r"^amp='bf16': cuda has no native bf16 \(use fp16 or off\)$"):
         resolve_amp("bf16", cuda)
@@ -140,7 +140,7 @@ def test_run_eval_on_cuda_without_cuda_fails_before_reading_videos(no_cuda, micr
     def no_data(*args, **kwargs):
         raise AssertionError("EvalData was built before the device was checked")
 
-    monkeypatch.setattr(vssl.evaluation.run, "EvalData", no_data)
+    monkeypatch.setattr(vssl.app.evaluate, "EvalData", no_data)
     config = load_config(EvalConfig, None, "eval", [f"data.manifest={micro_manifest}", "device=cuda",
                                                     f"store={tmp_path / 'results.sqlite'}", "progress=false"])
     with pytest.raises(ConfigError) as error:
@@ -243,7 +243,7 @@ def test_monitor_moves_its_clips_to_the_modules_device(micro_manifest, monkeypat
     train, test = read_manifest(micro_manifest, split="train"), read_manifest(micro_manifest, split="test")
     monitor = KnnMonitor(MonitorConfig(label="motion", k=3), train, test, build_index(train + test, progress=False),
                          clip_len=4, stride=2, crop_size=24, short_side=24, batch_size=8, num_workers=0)
-    monkeypatch.setattr(vssl.train.monitor, "Placement", MetaPlacement)
+    monkeypatch.setattr(vssl.evaluation.monitor, "Placement", MetaPlacement)
     encoder = RecordingEncoder().to(META)
     logged = []
     module = SimpleNamespace(encoder=encoder, device=META, log=lambda name, value, **kw: logged.append(name))

@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch
 
-from vssl.benchmark.store import ResultStore
 from vssl.data.synthetic import SynthConfig, generate
 from vssl.models.registry import build_backbone
+from vssl.results.store import ResultStore
 
 # Tensors of torchvision's r2plus1d_18 without fc (BN step counters aside), counted by hand: a stem of two
 # bias-free convs and two BNs of 4 tensors (10); in each of the 8 basic blocks two factorised convs, each
@@ -27,7 +27,7 @@ def few_videos(tmp_path_factory):
 
 
 def vssl_eval(*args):
-    return subprocess.run([sys.executable, "-m", "vssl.cli", "eval", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "vssl.app.cli", "eval", *args], capture_output=True, text=True,
                           timeout=300)
 
 
@@ -55,7 +55,7 @@ def test_torchvision_r2plus1d_file_is_evaluated_in_one_command(tmp_path, few_vid
 
 
 def test_evaluated_encoder_computes_what_the_file_holds(tmp_path):
-    from vssl.evaluation.run import EncoderConfig, build_encoder
+    from vssl.app.evaluate import EncoderConfig, build_encoder
 
     torch.manual_seed(1)
     source = build_backbone("r2plus1d_18", width=0.25, num_classes=400).eval()

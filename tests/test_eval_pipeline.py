@@ -7,18 +7,17 @@ import pytest
 import torch
 
 import vssl.data.loader
-from vssl.benchmark.report import summarise
-from vssl.cli import main
-from vssl.config import PRESET_DIR, load_config
+from vssl.app.cli import main
+from vssl.app.evaluate import EvalConfig, EvalData, build_encoder, run_eval
+from vssl.core.config import PRESET_DIR, load_config
+from vssl.core.errors import ConfigError
 from vssl.data.manifest import read_manifest
 from vssl.data.transforms import SpatialCrops, build_eval_transform, build_multi_crop_eval_transform
-from vssl.errors import ConfigError
 from vssl.evaluation.finetune import FinetuneConfig, finetune, frozen_stage_modules
 from vssl.evaluation.linear import LinearConfig, lr_factor, train_linear_probe
 from vssl.evaluation.metrics import topk_accuracy
-from vssl.evaluation.retrieval import retrieval_table
-from vssl.evaluation.run import EvalConfig, EvalData, build_encoder, run_eval
 from vssl.evaluation.subsets import subset_file
+from vssl.results.report import retrieval_table, summarise
 
 R3D_TAPS = ["stem", "layer1", "layer2", "layer3", "layer4", "pool"]
 
@@ -221,9 +220,9 @@ def test_unset_splits_come_from_the_imported_dataset(micro_manifest, tmp_path):
     """An imported dataset reports on its own split (e.g. SSv2 'val'); without a sidecar: train / test."""
     import dataclasses
 
+    from vssl.app.evaluate import EvalDataConfig, with_dataset_splits
     from vssl.data.formats.common import DatasetInfo, write_dataset_info
     from vssl.data.manifest import Sample, write_manifest
-    from vssl.evaluation.run import EvalDataConfig, with_dataset_splits
 
     manifest = tmp_path / "m.csv"
     write_manifest([Sample(s.path, {"train": "training", "test": "val"}.get(s.split, s.split), s.labels)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vssl.errors import ConfigError, VsslError
+from vssl.core.errors import ConfigError, VsslError
 from vssl.evaluation.metrics import topk_accuracy
 from vssl.evaluation.retrieval import retrieval_topk
 from vssl.evaluation.svm import (aslan_accuracy, aslan_measures, leave_one_out_scores, svm_scores,

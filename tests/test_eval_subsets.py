@@ -5,8 +5,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from vssl.core.errors import VsslError
 from vssl.data.manifest import Sample
-from vssl.errors import VsslError
 from vssl.evaluation.subsets import class_quotas, draw_balanced_subset, load_or_draw_subset, subset_file
 
 CLASS_SIZES = {"a": 10, "b": 6, "c": 5}

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vssl.core.errors import VsslError
 from vssl.data.formats import describe_format, import_dataset, list_formats, read_dataset_info
 from vssl.data.formats.common import json_list_entries
 from vssl.data.index import build_index
 from vssl.data.manifest import read_manifest
 from vssl.data.synthetic import write_mp4
-from vssl.errors import VsslError
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from vssl.core.errors import VsslError
 from vssl.data.index import build_index
 from vssl.data.manifest import Sample, class_names, read_manifest, write_manifest
 from vssl.data.synthetic import write_mp4
-from vssl.errors import VsslError
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from vssl.errors import ConfigError
-from vssl.train.optim import LARS, OptimConfig, build_optimizer, build_scheduler, warmup_cosine_factor
+from vssl.core.errors import ConfigError
+from vssl.core.optim import LARS, OptimConfig, build_optimizer, build_scheduler, warmup_cosine_factor
 
 
 def test_lars_step_by_hand():
@@ -32,7 +32,7 @@ def test_lars_weight_decay_and_momentum_by_hand():
 def test_build_optimizer_names_and_unknown():
     params = [torch.nn.Parameter(torch.ones(2, 2))]
     assert isinstance(build_optimizer(params, OptimConfig(name="lars")), LARS)
-    from vssl.errors import ConfigError
+    from vssl.core.errors import ConfigError
     with pytest.raises(ConfigError, match="optim.name.*'rmsprop'"):
         build_optimizer(params, OptimConfig(name="rmsprop"))
 

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from vssl.benchmark.store import ResultStore
-from vssl.config import load_config
-from vssl.evaluation.run import EvalConfig, run_eval
+from vssl.app.evaluate import EvalConfig, run_eval
+from vssl.app.pretrain import PretrainConfig, run_pretrain
+from vssl.core.config import load_config
 from vssl.models.checkpoints import load_encoder, read_checkpoint
-from vssl.train.pretrain import PretrainConfig, run_pretrain
+from vssl.results.store import ResultStore
 
 SMALL_MODEL = ["model.width=0.125", "model.depth=[1,1,1,1]"]
 SMALL_CLIPS = ["data.clip_len=4", "data.stride=2", "data.crop_size=24", "data.short_side=[26,30]",
@@ -60,7 +60,7 @@ def test_pretrain_resume_and_evaluate(micro_manifest, tmp_path):
 
 
 def test_resume_without_checkpoint_is_a_clear_error(micro_manifest, tmp_path):
-    from vssl.errors import VsslError
+    from vssl.core.errors import VsslError
     with pytest.raises(VsslError, match="no checkpoint at"):
         _pretrain(micro_manifest, tmp_path / "empty", epochs=1, resume=True)
 
@@ -68,7 +68,7 @@ def test_resume_without_checkpoint_is_a_clear_error(micro_manifest, tmp_path):
 @pytest.mark.slow
 def test_demo_writes_the_comparison_at_a_small_size(tmp_path):
     from conftest import MICRO
-    from vssl.demo import run_demo
+    from vssl.app.demo import run_demo
     eval_small = ["data.clip_len=4", "data.num_clips=2", "data.crop_size=24", "data.short_side=24",
                   "data.num_workers=0", "linear.epochs=5", "encoder.width=0.125"]
     pretrain_small = ["train.batch_size=4", "model.width=0.125", *SMALL_CLIPS]  # every run: the ceiling too

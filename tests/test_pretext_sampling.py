@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from vssl.core.errors import VsslError
 from vssl.data.pretext_sampling import (ClipTupleSampler, PaceClipSampler, check_paces, pace_indices, pace_label,
                                         pace_span, tuple_order)
-from vssl.errors import VsslError
 
 
 @pytest.mark.parametrize("start, clip_len, pace, expected", [

@@ -9,17 +9,17 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from vssl.config import from_dict, load_config
+from vssl.app.pretrain import PretrainConfig, PretrainDataConfig, run_pretrain
+from vssl.core.config import from_dict, load_config
+from vssl.core.errors import ConfigError, VsslError
+from vssl.core.optim import OptimConfig
 from vssl.data.pretext_sampling import pace_indices, pace_label
-from vssl.errors import ConfigError, VsslError
 from vssl.methods.pace import PaceConfig, contrast_masks, masked_contrastive_loss, pace_labels, pace_transform
 from vssl.methods.prp import PRP, PRPConfig, deepest_map_tap, dilated_input, motion_attention, reconstruction_target
 from vssl.methods.rotnet3d import RotNet3D, RotNet3DConfig, rotate_frames
 from vssl.methods.vcop import VCOP, VCOPConfig, order_labels, permutation_index
 from vssl.models.checkpoints import load_encoder
 from vssl.models.registry import build_backbone
-from vssl.train.optim import OptimConfig
-from vssl.train.pretrain import PretrainConfig, PretrainDataConfig, run_pretrain
 
 
 def _tiny_backbone():

@@ -3,10 +3,10 @@
 import torch
 import torch.nn.functional as F
 
+from vssl.core.optim import OptimConfig
 from vssl.methods.losses import info_nce
 from vssl.methods.rho_moco import RhoMoCo, RhoMoCoConfig
 from vssl.models.registry import build_backbone
-from vssl.train.optim import OptimConfig
 
 
 def _method(rho=3, queue_size=16, multi_positive="rows"):

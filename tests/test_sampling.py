@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from vssl.core.errors import VsslError
 from vssl.data.sampling import RandomClipSampler, RhoClipSampler, UniformClipSampler, clip_span
-from vssl.errors import VsslError
 
 
 def test_clip_span_counts_first_to_last_frame():

@@ -3,11 +3,11 @@
 import pytest
 import yaml
 
-from vssl.config import load_config
+from vssl.app.pretrain import PretrainConfig, run_pretrain
+from vssl.core.config import load_config
 from vssl.data.formats.common import DatasetInfo, write_dataset_info
 from vssl.data.label_cache import LabelTable, compute_statistics_labels
 from vssl.data.manifest import read_manifest, write_manifest
-from vssl.train.pretrain import PretrainConfig, run_pretrain
 
 SMALL = ["train.batch_size=4", "train.epochs=1", "train.progress=false", "model.width=0.125",
          "model.depth=[1,1,1,1]", "data.clip_len=4", "data.stride=2", "data.crop_size=32", "data.num_workers=0",

@@ -4,8 +4,8 @@ import multiprocessing as mp
 
 import pytest
 
-from vssl.benchmark.report import comparison_table, summarise
-from vssl.benchmark.store import Result, ResultStore
+from vssl.results.report import comparison_table, summarise
+from vssl.results.store import Result, ResultStore
 
 
 def _result(seed: int, value: float, encoder: str = "enc") -> Result:
@@ -54,7 +54,7 @@ def test_query_rejects_unknown_column(tmp_path):
 
 
 def test_ranking_agreement_is_kendall_tau_between_protocol_rankings():
-    from vssl.benchmark.report import SummaryRow, ranking_agreement
+    from vssl.results.report import SummaryRow, ranking_agreement
 
     def row(encoder, protocol, mean):
         return SummaryRow(encoder, protocol, "d", "motion", "top1", mean, 0.0, 1)

@@ -4,12 +4,12 @@ import pytest
 
 import statistics
 
-from vssl.benchmark.store import ResultStore
-from vssl.benchmark.study import final_epoch_metrics, load_study, run_study
-from vssl.config import PRESET_DIR, load_config
-from vssl.errors import ConfigError
+from vssl.app.pretrain import PretrainConfig, resolve_method
+from vssl.app.study import final_epoch_metrics, load_study, run_study
+from vssl.core.config import PRESET_DIR, load_config
+from vssl.core.errors import ConfigError
 from vssl.methods.registry import get_method
-from vssl.train.pretrain import PretrainConfig, resolve_method
+from vssl.results.store import ResultStore
 
 SMALL_PRETRAIN = ["train.batch_size=4", "method.queue_size=32", "method.proj_hidden=32", "model.width=0.125",
                   "data.clip_len=4", "data.stride=2", "data.crop_size=24", "data.short_side=[26,30]",
@@ -86,7 +86,7 @@ def test_a_one_epoch_study_of_every_method_on_the_world_benchmark(tmp_path):
     evaluated; the supervised run reads labels, the others do not."""
     import dataclasses
 
-    from vssl.benchmark.study import StudyConfig, StudyRun
+    from vssl.app.study import StudyConfig, StudyRun
     from vssl.data.synthetic import PRESETS
 
     small_world = dataclasses.replace(PRESETS["world32"], name="world32_mini",

@@ -1,8 +1,8 @@
 """A resumed study recognises finished retrieval and SVM evaluations (stored as retrieval@<tap>, svm@<tap>)."""
 
-from vssl.benchmark import study as study_module
-from vssl.benchmark.store import ResultStore
-from vssl.benchmark.study import StudyConfig, evaluated_protocol, run_study
+from vssl.app import study as study_module
+from vssl.app.study import StudyConfig, evaluated_protocol, run_study
+from vssl.results.store import ResultStore
 
 SMALL_EVAL = ("data.clip_len=4", "data.num_clips=2", "data.crop_size=24", "data.short_side=24", "data.num_workers=0",
               "encoder.width=0.125", "encoder.depth=[1,1,1,1]", "knn.k=3")

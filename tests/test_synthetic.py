@@ -10,12 +10,12 @@ import pytest
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
+from vssl.core.errors import VsslError
 from vssl.data import synthetic
 from vssl.data.manifest import read_manifest
-from vssl.data.synthetic_sprites import SHAPE_EXTENT, sprite_coverage
 from vssl.data.synthetic import (PRESETS, SynthConfig, generate, render_video, rgb_to_yuv420,
                                  write_mp4)
-from vssl.errors import VsslError
+from vssl.data.synthetic_sprites import SHAPE_EXTENT, sprite_coverage
 
 MOTIONS = ("horizontal", "vertical", "diagonal", "circular")
 

@@ -9,9 +9,9 @@ import pytest
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
+from vssl.core.errors import ConfigError
 from vssl.data import synthetic_world as world
 from vssl.data.synthetic import PRESETS, balanced_labels, render_video
-from vssl.errors import ConfigError
 
 WORLD = PRESETS["world32"]
 STEADY = dataclasses.replace(WORLD, jitter_px=0, noise_std=0.0)

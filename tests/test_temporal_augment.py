@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from vssl.core.errors import VsslError
 from vssl.data.sampling import RhoClipSampler
 from vssl.data.transforms import RandomTemporalDifference, build_train_transform, temporal_difference
-from vssl.errors import VsslError
 
 
 def test_temporal_difference_by_hand():
@@ -67,8 +67,8 @@ def test_bad_fps_jitter_is_rejected(bad):
 
 
 def test_pretraining_data_settings_reach_the_rho_methods():
+    from vssl.app.pretrain import PretrainDataConfig
     from vssl.methods.rho_moco import RhoMoCo, RhoMoCoConfig
-    from vssl.train.pretrain import PretrainDataConfig
 
     data = PretrainDataConfig(crop_size=16, short_side=(16, 20), temporal_difference_p=0.2, fps_jitter=0.5)
     assert RhoMoCo.build_sampler(RhoMoCoConfig(rho=3), data).fps_jitter == 0.5

@@ -6,27 +6,27 @@ import numpy as np
 import pytest
 import torch
 
+from vssl.core.errors import VsslError
 from vssl.data.transforms import (
-    CenterCrop,
-    ColorJitter,
-    Compose,
-    GaussianBlur,
-    Normalize,
-    RandomCrop,
-    RandomGrayscale,
-    RandomHorizontalFlip,
-    RandomResizedCrop,
-    ShortSideResize,
-    adjust_hue,
-    build_eval_transform,
-    build_train_transform,
-    color_jitter_for_strength,
-    default_blur_kernel_size,
-    gaussian_blur,
-    rgb_to_hsv,
-    to_float_video,
-)
-from vssl.errors import VsslError
+                                  CenterCrop,
+                                  ColorJitter,
+                                  Compose,
+                                  GaussianBlur,
+                                  Normalize,
+                                  RandomCrop,
+                                  RandomGrayscale,
+                                  RandomHorizontalFlip,
+                                  RandomResizedCrop,
+                                  ShortSideResize,
+                                  adjust_hue,
+                                  build_eval_transform,
+                                  build_train_transform,
+                                  color_jitter_for_strength,
+                                  default_blur_kernel_size,
+                                  gaussian_blur,
+                                  rgb_to_hsv,
+                                  to_float_video,
+                                  )
 
 
 def seeded(seed: int = 0) -> torch.Generator:

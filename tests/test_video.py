@@ -7,8 +7,8 @@ import av
 import numpy as np
 import pytest
 
+from vssl.core.errors import VideoReadError
 from vssl.data.video import FrameDirReader, VideoInfo, VideoReader, open_video, probe
-from vssl.errors import VideoReadError
 
 WIDTH, HEIGHT, NUM_FRAMES = 64, 48, 90
 

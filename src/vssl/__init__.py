@@ -10,8 +10,8 @@ from importlib import import_module
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("models", "methods", "data", "results", "evaluation", "benchmark", "train", "config", "errors")
-_FUNCTIONS = {"pretrain": "vssl.api", "evaluate": "vssl.api"}
+_SUBMODULES = ("models", "methods", "data", "results", "evaluation", "core", "app")
+_FUNCTIONS = {"pretrain": "vssl.app.api", "evaluate": "vssl.app.api"}
 
 __all__ = ["__version__", "data", "evaluate", "methods", "models", "pretrain", "results"]
 

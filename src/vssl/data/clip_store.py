@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import operator
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from vssl.core.errors import VideoReadError, VsslError
+from vssl.core.io import atomic_directory
 from vssl.data.index import build_index, index_path_for
 from vssl.data.manifest import Sample, read_manifest
 from vssl.data.video import VideoInfo, open_video
-from vssl.errors import VideoReadError, VsslError
 
 STORE_FORMAT = "vssl-clip-store-v2"  # v2: videos under the manifest's folder keyed relative to it
 FRAMES_FILE = "frames.u8"
@@ -102,23 +101,16 @@ def build_clip_store(manifest: str | os.PathLike, samples: list[Sample] | None =
     target = store_path_for(manifest)
     manifest_stamp = _stamp(manifest)
     try:
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
-    except OSError as error:
+        with atomic_directory(target) as tmp:
+            root = target.parent.absolute()
+            videos, unreadable = _decode_all(sorted(index.infos), tmp / FRAMES_FILE, root, progress)
+            errors = {os.path.abspath(path): reason for path, reason in index.errors.items()}
+            unreadable = dict(sorted((errors | unreadable).items()))
+            (tmp / INDEX_FILE).write_text(json.dumps({"format": STORE_FORMAT, "manifest": str(manifest),
+                                                      "manifest_stamp": manifest_stamp, "videos": videos,
+                                                      "unreadable": unreadable}, indent=0))
+    except OSError as error:  # e.g. the disk filled up
         raise VsslError(f"cannot write the clip store {target}: {error.strerror or error}") from error
-    try:
-        root = target.parent.absolute()
-        videos, unreadable = _decode_all(sorted(index.infos), tmp / FRAMES_FILE, root, progress)
-        errors = {os.path.abspath(path): reason for path, reason in index.errors.items()}
-        unreadable = dict(sorted((errors | unreadable).items()))
-        (tmp / INDEX_FILE).write_text(json.dumps({"format": STORE_FORMAT, "manifest": str(manifest),
-                                                  "manifest_stamp": manifest_stamp, "videos": videos,
-                                                  "unreadable": unreadable}, indent=0))
-        _move_into_place(tmp, target)
-    except BaseException as error:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(error, OSError):  # e.g. the disk filled up
-            raise VsslError(f"cannot write the clip store {target}: {error.strerror or error}") from error
-        raise
     frames = sum(v["num_frames"] for v in videos.values())
     size_mb = (target / FRAMES_FILE).stat().st_size / 1e6
     print(f"clip store {target}: {len(videos)} videos, {frames} frames, {size_mb:.1f} MB"
@@ -150,17 +142,6 @@ def _decode_all(paths: list[str], frames_file: Path, root: Path, progress: bool)
         out.flush()
         os.fsync(out.fileno())
     return videos, unreadable
-
-
-def _move_into_place(tmp: Path, target: Path) -> None:
-    """Rename the finished store ``tmp`` to ``target``, replacing an older store there."""
-    if not target.exists():
-        os.rename(tmp, target)
-        return
-    old = tmp.with_name(tmp.name + "-old")
-    os.rename(target, old)
-    os.rename(tmp, target)
-    shutil.rmtree(old)
 
 
 def open_clip_store(manifest: str | os.PathLike) -> ClipStore | None:

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from vssl.core.errors import ConfigError
 from vssl.data.flow_statistics import REGION_COUNTS, pattern_regions
-from vssl.errors import ConfigError
 
 CURRICULA = ("none", "single_step", "easiest_half", "hardest_half", "random_half")
 

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 
 LABEL_SHORT_SIDE = 128  # Wang 2020 §3.4.2: frames resized to 128×171 before the 112² crop
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from vssl.core.errors import VideoReadError
+from vssl.core.io import write_json_atomic
 from vssl.data.manifest import Sample
 from vssl.data.video import VideoInfo, probe
-from vssl.errors import VideoReadError
 
 
 def index_path_for(manifest: str | Path) -> Path:
@@ -71,7 +72,5 @@ def build_index(samples: list[Sample], cache: str | Path | None = None, progress
             errors[path] = entry["error"]
     if cache is not None and changed:
         # keep the entries of other splits: pre-training and evaluation index different subsets of one manifest
-        tmp = Path(str(cache) + ".tmp")
-        tmp.write_text(json.dumps(cached | entries, indent=0))
-        os.replace(tmp, cache)
+        write_json_atomic(cache, cached | entries, indent=0)
     return VideoIndex(infos, errors)

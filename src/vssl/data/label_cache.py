@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from vssl.core.errors import VideoReadError, VsslError
+from vssl.core.io import atomic_open
 from vssl.data import flow_statistics
 from vssl.data.curriculum import motion_concentration
 from vssl.data.flow_statistics import APPEARANCE_LABELS, MOTION_LABELS, clip_statistics
@@ -34,7 +36,6 @@ from vssl.data.loader import segment_frames
 from vssl.data.manifest import read_manifest
 from vssl.data.sampling import clip_indices, clip_span
 from vssl.data.video import open_video
-from vssl.errors import VideoReadError, VsslError
 
 SAVE_EVERY_S = 30.0
 READ_BUDGET_BYTES = 64 * 2**20  # decoded frames held at once: clips of one video are read together up to this
@@ -122,11 +123,8 @@ def _save(path: Path, settings: dict, videos: dict[str, VideoLabels]) -> None:
                                      or [np.zeros((0, ORIENTATIONS, APPEARANCE_LABELS))]).astype(np.int16),
         "concentration": np.concatenate([e.concentration for e in entries] or [np.zeros(0)]).astype(np.float32),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    with open(tmp, "wb") as handle:
+    with atomic_open(path, "wb") as handle:
         np.savez(handle, **arrays)
-    os.replace(tmp, path)
 
 
 def _load(path: Path) -> tuple[dict, dict[str, VideoLabels]]:

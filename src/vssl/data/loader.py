@@ -6,12 +6,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from vssl.core.errors import VideoReadError
 from vssl.data.clip_store import ClipStore
 from vssl.data.index import VideoIndex
 from vssl.data.manifest import Sample
 from vssl.data.transforms import to_float_video
 from vssl.data.video import open_video
-from vssl.errors import VideoReadError
 
 
 def segment_frames(sample: Sample, fps: float, num_frames: int) -> tuple[int, int]:

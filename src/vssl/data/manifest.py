@@ -13,11 +13,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
+from vssl.core.io import atomic_open
 
 RESERVED_COLUMNS = ("path", "split", "start", "end")
 
@@ -103,8 +103,7 @@ def write_manifest(samples: list[Sample], path: str | os.PathLike) -> None:
             return p
 
     label_keys = sorted({k for s in samples for k in s.labels})
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
+    with atomic_open(path, "w", newline="") as f:
         if path.suffix == ".jsonl":
             for s in samples:
                 row = {"path": rel(s.path), "split": s.split, "labels": s.labels}
@@ -119,7 +118,6 @@ def write_manifest(samples: list[Sample], path: str | os.PathLike) -> None:
             for s in samples:
                 writer.writerow([rel(s.path), s.split, "" if s.start is None else s.start,
                                  "" if s.end is None else s.end, *(s.labels.get(k, "") for k in label_keys)])
-    os.replace(tmp, path)
 
 
 def class_names(samples: list[Sample], label_set: str) -> list[str]:

@@ -17,8 +17,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from vssl.core.errors import VsslError
 from vssl.data.sampling import clip_indices, clip_span
-from vssl.errors import VsslError
 
 # Paces are read as fractions with a denominator of at most this, so a YAML 0.3333333333 is exactly 1/3.
 MAX_PACE_DENOMINATOR = 1000

@@ -16,7 +16,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 
 # PySlowFast (decoder.get_multiple_start_end_idx) redraws a clip up to 100 times until it satisfies
 # the distance constraint; Feichtenhofer et al. 2021 §4.3 "timespan" study.

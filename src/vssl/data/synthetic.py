@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import multiprocessing
 import os
@@ -17,11 +16,12 @@ import av
 import numpy as np
 from tqdm import tqdm
 
+from vssl.core.errors import ConfigError, VsslError
+from vssl.core.io import atomic_path, write_json_atomic
 from vssl.data.formats.common import DatasetInfo, write_dataset_info
 from vssl.data.manifest import Sample, write_manifest
 from vssl.data.synthetic_sprites import SHAPE_EXTENT, SHAPES, paint_sprite, sprite_colour
 from vssl.data.synthetic_world import FINE_WORLD_MOTIONS, WORLD_MOTIONS, render_world_video
-from vssl.errors import ConfigError, VsslError
 
 # ---------------------------------------------------------------------------------------------------------------
 # Trajectory shapes (motion classes). Each maps per-frame phase angles to unit-amplitude offsets [T, 2] (x, y) from
@@ -334,8 +334,7 @@ def rgb_to_yuv420(frames: np.ndarray) -> np.ndarray:
 def write_mp4(frames: np.ndarray, path, fps: float, crf: int = 20, x264_preset: str = "veryfast") -> None:
     """Encode uint8 RGB frames [T, H, W, 3] (even H, W) as H.264 yuv420p mp4, via a temporary file and a rename."""
     path = Path(path)
-    partial = path.with_name(f".{path.name}.tmp")
-    with av.open(str(partial), "w", format="mp4") as container:
+    with atomic_path(path) as partial, av.open(str(partial), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = "yuv420p"
@@ -346,7 +345,6 @@ def write_mp4(frames: np.ndarray, path, fps: float, crf: int = 20, x264_preset: 
         for planes in rgb_to_yuv420(frames):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(planes, format="yuv420p")))
         container.mux(stream.encode())
-    os.replace(partial, path)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -382,12 +380,6 @@ def _clear_previous_output(out_dir: Path, videos_dir: Path):
     for pattern in ("*.mp4", ".*.tmp"):
         for old in videos_dir.glob(pattern):
             old.unlink()
-
-
-def _write_json_atomic(data: dict, path: Path):
-    partial = path.with_name(f".{path.name}.tmp")
-    partial.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(partial, path)
 
 
 def _summary(config: SynthConfig, seed: int, samples: list[Sample]) -> dict:
@@ -439,7 +431,7 @@ def generate(out_dir, preset: str | SynthConfig = "tiny", seed: int = 0, workers
                 for _ in pool.map(_make_video, jobs, chunksize=8):
                     bar.update()
 
-    _write_json_atomic(_summary(config, seed, samples), out_dir / "synth.json")
+    write_json_atomic(out_dir / "synth.json", _summary(config, seed, samples), trailing_newline=True)
     manifest_path = out_dir / "manifest.csv"
     flip_safe = not set(config.motion_classes) & set(FINE_MOTIONS)
     write_dataset_info(DatasetInfo("synthetic", {"motion": list(config.motion_classes),

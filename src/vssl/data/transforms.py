@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 
 # Kinetics mean/std of PySlowFast (slowfast/config/defaults.py, _C.DATA.MEAN / _C.DATA.STD).
 KINETICS_MEAN = (0.45, 0.45, 0.45)

@@ -43,7 +43,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from vssl.errors import VideoReadError
+from vssl.core.errors import VideoReadError
 
 DEFAULT_FRAME_DIR_FPS = 30.0
 FRAME_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -21,16 +21,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from vssl.core.io import atomic_path
+from vssl.core.runtime import Placement
 from vssl.data.loader import VideoClipDataset
 from vssl.evaluation.features import extract_tap_features
-from vssl.runtime import Placement
 
 CACHE_FORMAT = "vssl-features-v1"
 HASH_CHUNK_BYTES = 1 << 20
@@ -76,10 +76,9 @@ class FeatureCache:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self._file(key)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=target.name, suffix=".tmp")
-        os.close(fd)
-        torch.save({"features": features, "paths": paths, "key": json.dumps(key, sort_keys=True, default=str)}, tmp)
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            torch.save({"features": features, "paths": paths, "key": json.dumps(key, sort_keys=True, default=str)},
+                       tmp)
 
 
 def cached_tap_features(cache: FeatureCache, key: dict, encoder: Callable[[], nn.Module], dataset: VideoClipDataset,

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from vssl.core.runtime import Placement
 from vssl.data.loader import VideoClipDataset, make_loader
 from vssl.evaluation.taps import global_average
-from vssl.runtime import Placement
 
 Outputs = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 

@@ -8,10 +8,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from vssl.core.errors import ConfigError
+from vssl.core.optim import EVAL_OPTIMIZERS, make_optimizer, schedule_factor
+from vssl.core.runtime import Placement
 from vssl.data.loader import VideoClipDataset, make_loader
-from vssl.errors import ConfigError
-from vssl.evaluation.optimizers import make_optimizer
-from vssl.runtime import Placement
 
 STEP_GAMMA = 0.1  # Feichtenhofer et al. 2021 §5 and Thoker 2023 Table B.2: LR ×0.1 at each milestone
 
@@ -74,8 +74,10 @@ def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoCli
     for module in frozen:
         module.requires_grad_(False)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(config.optimizer, trainable, config.lr, config.weight_decay, "finetune.optimizer")
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(config.milestones), gamma=STEP_GAMMA)
+    optimizer = make_optimizer(config.optimizer, trainable, config.lr, config.weight_decay, "finetune.optimizer",
+                               valid=EVAL_OPTIMIZERS)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(  # stepped once per epoch
+        "step", 1, config.epochs, start_factor=1.0, milestones=config.milestones, gamma=STEP_GAMMA))
     scaler = torch.amp.GradScaler(placement.device.type, enabled=placement.amp == torch.float16)
     train_loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=num_workers, drop_last=True,
                                seed=train_set.seed, pin_memory=placement.pin_memory)

@@ -7,12 +7,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vssl.errors import ConfigError
-from vssl.evaluation.optimizers import make_optimizer
-from vssl.runtime import Placement
-from vssl.train.optim import warmup_cosine_factor, warmup_step_factor
+from vssl.core.optim import EVAL_OPTIMIZERS, make_optimizer, schedule_factor
+from vssl.core.runtime import Placement
 
-LINEAR_SCHEDULES = ("cosine", "step")
 STEP_GAMMA = 0.1  # Thoker 2023 Table B.2: multi-step schedule with γ = 0.1
 
 
@@ -30,15 +27,9 @@ class LinearConfig:
 
 
 def lr_factor(config: LinearConfig, steps_per_epoch: int):
-    """The LR multiplier per optimiser step: warm-up, then cosine or step decay."""
-    total = steps_per_epoch * config.epochs
-    warmup = min(int(config.warmup_epochs * steps_per_epoch), total)
-    if config.schedule == "cosine":
-        return lambda step: warmup_cosine_factor(step, warmup, total, 0.0)
-    if config.schedule == "step":
-        milestones = [m * steps_per_epoch for m in config.milestones]
-        return lambda step: warmup_step_factor(step, warmup, milestones, STEP_GAMMA, 0.0)
-    raise ConfigError(f"linear.schedule: unknown schedule '{config.schedule}' (valid: {', '.join(LINEAR_SCHEDULES)})")
+    """The LR multiplier per optimiser step: warm-up from 0, then cosine or step decay."""
+    return schedule_factor(config.schedule, steps_per_epoch, steps_per_epoch * config.epochs, config.warmup_epochs,
+                           0.0, config.milestones, STEP_GAMMA, "linear.schedule")
 
 
 def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
@@ -66,7 +57,7 @@ def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor,
         classifier.bias.zero_()
     placement.module(classifier)
     optimizer = make_optimizer(config.optimizer, classifier.parameters(), config.lr, config.weight_decay,
-                               "linear.optimizer")
+                               "linear.optimizer", valid=EVAL_OPTIMIZERS)
     steps_per_epoch = -(-x.shape[0] // config.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config, steps_per_epoch))
     loss_fn = nn.CrossEntropyLoss()

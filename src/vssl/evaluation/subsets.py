@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vssl.benchmark.report import write_atomic
+from vssl.core.errors import VsslError
+from vssl.core.io import write_text_atomic
 from vssl.data.manifest import Sample
-from vssl.errors import VsslError
 
 SampleKey = tuple[str, float | None, float | None]
 
@@ -88,7 +88,7 @@ def load_or_draw_subset(manifest: str | os.PathLike, samples: list[Sample], spli
     root = Path(manifest).parent.resolve()
     if not path.is_file():
         subset = draw_balanced_subset(samples, label_set, size, seed)
-        write_atomic(path, "".join(_line_of(s, root) + "\n" for s in subset))
+        write_text_atomic(path, "".join(_line_of(s, root) + "\n" for s in subset))
         return subset
     by_key = {_sample_key(s.path, s.start, s.end): s for s in samples}
     subset = []

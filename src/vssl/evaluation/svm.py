@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.svm import LinearSVC
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 
 SVM_C = 1.0  # Wang 2020 does not give C; scikit-learn's LinearSVC default
 SVM_MAX_ITER = 10_000  # liblinear's default 1000 iterations often stop short on a few hundred dense features

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import torch
 
-from vssl.errors import ConfigError
+from vssl.core.errors import ConfigError
 
 POOL_NAMES = ("pool1", "pool2", "pool3", "pool4", "pool5")
 ALL_TAPS = "all"

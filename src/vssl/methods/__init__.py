@@ -16,9 +16,9 @@ def create(name: str, backbone, *, optim=None, steps_per_epoch: int = 1, total_s
     ``steps_per_epoch`` and ``total_steps`` drive the LR schedule; ``num_classes`` (label set → class count) is
     needed by methods that train on labels (``supervised``).
     """
-    from vssl.config import from_dict
-    from vssl.errors import ConfigError
-    from vssl.train.optim import OptimConfig
+    from vssl.core.config import from_dict
+    from vssl.core.errors import ConfigError
+    from vssl.core.optim import OptimConfig
 
     method_class, config_class = get_method(name)
     config = from_dict(config_class, settings, "method")

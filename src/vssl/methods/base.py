@@ -19,10 +19,10 @@ import lightning as L
 import torch
 from torch import nn
 
+from vssl.core.optim import OptimConfig, build_optimizer, build_scheduler
 from vssl.data.sampling import RhoClipSampler
 from vssl.data.transforms import build_train_transform
 from vssl.methods.distributed import all_reduce_max
-from vssl.train.optim import OptimConfig, build_optimizer, build_scheduler
 
 
 @dataclass

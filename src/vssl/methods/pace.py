@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vssl.core.errors import ConfigError
 from vssl.data.pretext_sampling import PaceClipSampler, as_fraction, pace_label
 from vssl.data.transforms import ColorJitter, Compose, Normalize, spatial_train_transforms
-from vssl.errors import ConfigError
 from vssl.methods.pretext_common import PretextMethod, apply_complexity, reject_fps_jitter
 
 PACE_LEVELS = {"C1": (1.0, 2.0, 3.0), "C2": (1.0, 2.0, 3.0, 4.0), "C3": (1.0, 2.0, 3.0, 4.0, 5.0)}

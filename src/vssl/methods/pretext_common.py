@@ -7,7 +7,7 @@ import dataclasses
 
 import torch
 
-from vssl.errors import ConfigError
+from vssl.core.errors import ConfigError
 from vssl.methods.base import Method
 
 COMPLEXITY_LEVELS = ("C1", "C2", "C3")

@@ -37,8 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vssl.core.errors import ConfigError, VsslError
 from vssl.data.pretext_sampling import PaceClipSampler, pace_label
-from vssl.errors import ConfigError, VsslError
 from vssl.methods.pretext_common import PretextMethod, apply_complexity, reject_fps_jitter
 
 DILATION_LEVELS = {"C1": (1, 2), "C2": (1, 2, 4), "C3": (1, 2, 4, 8)}

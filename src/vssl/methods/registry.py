@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from vssl.errors import ConfigError
+from vssl.core.errors import ConfigError
 
 # name → (module, method class, config class); modules are imported lazily so listing stays cheap
 _METHODS = {

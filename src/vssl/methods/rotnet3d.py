@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vssl.core.errors import ConfigError, VsslError
 from vssl.data.sampling import RandomClipSampler
-from vssl.errors import ConfigError, VsslError
 from vssl.methods.pretext_common import PretextMethod, apply_complexity, reject_fps_jitter
 
 ROTATION_LEVELS = {"C1": (0, 90), "C2": (0, 90, 180), "C3": (0, 90, 180, 270)}

@@ -33,12 +33,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from vssl.core.errors import ConfigError, VsslError
 from vssl.data.curriculum import CurriculumOrder, check_curriculum
 from vssl.data.flow_statistics import APPEARANCE_LABELS, MOTION_LABELS
 from vssl.data.label_cache import (LabelledClipSampler, LabelTable, compute_statistics_labels, default_labels_path,
                                    labels_command)
 from vssl.data.transforms import Compose, Normalize, VideoTransform, resize_frames
-from vssl.errors import ConfigError, VsslError
 from vssl.methods.base import Method
 from vssl.models.heads import mlp_head
 
@@ -53,7 +53,7 @@ class StatisticsConfig:
     labels: str = ""  # label cache file; "" = the default next to data.manifest (vssl.data.label_cache)
     compute_labels: bool = False  # compute a missing label cache before training (fine for small data, one process)
     flip: bool = True  # Wang 2020 §3.4.2: random horizontal flip of the whole clip, with the mirrored clip's labels;
-    # turned off on a dataset that forbids mirrors (vssl.train.pretrain.without_forbidden_flips)
+    # turned off on a dataset that forbids mirrors (vssl.app.pretrain.without_forbidden_flips)
     curriculum: str = "none"  # none | single_step | easiest_half | hardest_half | random_half (§3.2, Table 3.3)
     curriculum_step_epochs: int | None = None  # Eq. 3.2 step_length in epochs; None = half of train.epochs (§3.2)
 

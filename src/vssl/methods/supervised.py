@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vssl.core.errors import ConfigError
 from vssl.data.sampling import RandomClipSampler
 from vssl.data.transforms import build_train_transform
-from vssl.errors import ConfigError
 from vssl.methods.pretext_common import PretextMethod
 
 

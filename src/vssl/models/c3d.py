@@ -23,12 +23,12 @@ from torch import nn
 
 from vssl.models.registry import register_backbone
 from vssl.models.resnet3d import (
-    CLIP_16X112,
-    ClassifiableBackbone,
-    check_width_and_classes,
-    initialize_weights,
-    scale_channels,
-)
+                                  CLIP_16X112,
+                                  ClassifiableBackbone,
+                                  check_width_and_classes,
+                                  initialize_weights,
+                                  scale_channels,
+                                  )
 
 # Tran et al. 2015 Fig. 3: output channels of conv1..conv5 and how many 3x3x3 convs each block has.
 C3D_CHANNELS = (64, 128, 256, 512, 512)

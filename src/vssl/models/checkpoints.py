@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
+from vssl.core.io import atomic_path
 from vssl.models.registry import build_backbone
 
 ENCODER_FORMAT = "vssl-encoder-v1"
@@ -158,9 +159,8 @@ def save_encoder(path: str | Path, backbone: nn.Module, backbone_name: str, back
     payload = {"format": ENCODER_FORMAT, "backbone": backbone_name,
                "backbone_kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in backbone_kwargs.items()},
                "state_dict": {k: v.detach().cpu() for k, v in backbone.state_dict().items()}}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def read_checkpoint(path: str | Path) -> dict:

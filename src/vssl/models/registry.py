@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 
 # Modules whose import registers the built-in backbones; imported lazily to avoid an import cycle.
 _BUILTIN_BACKBONE_MODULES = (

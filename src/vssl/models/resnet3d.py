@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 from vssl.models.registry import VideoBackbone, check_num_classes, check_width, register_backbone
 
 STAGE_CHANNELS = (64, 128, 256, 512)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 from vssl.models.registry import VideoBackbone, check_num_classes, check_width, register_backbone
 from vssl.models.vit import DropPath, Mlp, check_drop_path_rate, drop_path_rates, init_transformer_weights
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 from vssl.models.registry import VideoBackbone, check_num_classes, check_width, register_backbone
 
 TUBELET_SIZE = (2, 16, 16)  # Tong et al. 2022, Sec. 4: 2x16x16 cube embedding

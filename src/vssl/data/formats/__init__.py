@@ -14,6 +14,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from vssl.core.errors import VsslError
 from vssl.data.formats import (aslan, diving48, epic_kitchens, finegym, hmdb51, kinetics, ntu, ssv2, ucf101,
                                yupenn)
 from vssl.data.formats.aslan import Pair, pair_indices, pairs_path, read_pairs
@@ -21,7 +22,6 @@ from vssl.data.formats.common import (DatasetInfo, Option, VideoResolver, class_
                                       horizontal_flip_allowed, read_dataset_info, resolve_video_folder,
                                       write_dataset_info)
 from vssl.data.manifest import write_manifest
-from vssl.errors import VsslError
 
 FORMATS = {
     "ucf101": ucf101,

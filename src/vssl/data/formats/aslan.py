@@ -18,10 +18,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from vssl.core.errors import VsslError
+from vssl.core.io import atomic_open
 from vssl.data.formats.common import (MISSING_OPTION, VIDEOS_OPTION, Imported, Option, VideoResolver,
                                       manifest_relative, numbered_lines, parse_int)
 from vssl.data.manifest import Sample
-from vssl.errors import VsslError
 
 VIDEO_FOLDERS = ("ASLAN_AVI", "videos")
 OPTIONS = {
@@ -92,14 +93,12 @@ def write_pairs(pairs: list[Pair], manifest: str | os.PathLike) -> Path:
     """Write the pairs next to ``manifest``, each video path as the manifest stores it."""
     path = pairs_path(manifest)
     folder = path.parent
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(PAIR_COLUMNS)
         for pair in pairs:
             writer.writerow([pair.fold, manifest_relative(pair.a, folder), manifest_relative(pair.b, folder),
                              int(pair.same)])
-    os.replace(tmp, path)
     return path
 
 

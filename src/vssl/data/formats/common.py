@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
+from vssl.core.errors import VsslError
+from vssl.core.io import write_json_atomic
 from vssl.data.manifest import Sample, class_names
-from vssl.errors import VsslError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
 MISSING_POLICIES = ("error", "skip")
@@ -68,9 +69,7 @@ def dataset_info_path(manifest: str | os.PathLike) -> Path:
 
 def write_dataset_info(info: DatasetInfo, manifest: str | os.PathLike) -> Path:
     path = dataset_info_path(manifest)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(asdict(info), indent=2) + "\n")
-    os.replace(tmp, path)
+    write_json_atomic(path, asdict(info), trailing_newline=True)
     return path
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vssl.core.errors import VsslError
 from vssl.data.formats.common import (MISSING_OPTION, VIDEOS_OPTION, Imported, Option, VideoResolver,
                                       find_annotation, json_list_entries)
 from vssl.data.manifest import Sample
-from vssl.errors import VsslError
 
 ANNOTATION_FOLDERS = ("annotations",)
 VIDEO_FOLDERS = ("rgb", "videos")

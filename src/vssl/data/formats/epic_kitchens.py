@@ -22,11 +22,11 @@ import csv
 import re
 from pathlib import Path
 
+from vssl.core.errors import VsslError
 from vssl.data.formats.common import (MISSING_OPTION, VIDEOS_OPTION, Imported, Option, VideoResolver,
                                       check_segment, find_annotation, parse_int)
 from vssl.data.manifest import Sample
 from vssl.data.video import DEFAULT_FRAME_DIR_FPS
-from vssl.errors import VsslError
 
 ANNOTATION_FOLDERS = ("epic-kitchens-100-annotations", "annotations")
 VIDEO_FOLDERS = ("EPIC-KITCHENS", "videos")

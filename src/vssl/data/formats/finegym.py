@@ -30,11 +30,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from vssl.core.errors import VsslError
 from vssl.data.formats.common import (MISSING_OPTION, VIDEOS_OPTION, Imported, Option, VideoResolver,
                                       annotation_folder, check_segment, find_annotation, load_json, numbered_lines,
                                       parse_int)
 from vssl.data.manifest import Sample
-from vssl.errors import VsslError
 
 ANNOTATION_FOLDERS = ("annotations",)
 VIDEO_FOLDERS = ("subactions", "videos")

@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from vssl.core.errors import VsslError
 from vssl.data.formats.common import (MISSING_OPTION, THREE_FOLDS_OPTION, VIDEOS_OPTION, Imported, VideoResolver,
                                       annotation_folder, numbered_lines)
 from vssl.data.manifest import Sample
-from vssl.errors import VsslError
 
 ANNOTATION_FOLDERS = ("testTrainMulti_7030_splits",)
 VIDEO_FOLDERS = ("hmdb51_org", "hmdb51")

@@ -18,10 +18,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from vssl.core.errors import VsslError
 from vssl.data.formats.common import (MISSING_OPTION, VIDEOS_OPTION, Imported, Option, VideoResolver,
                                       annotation_folder, check_segment, parse_seconds)
 from vssl.data.manifest import Sample
-from vssl.errors import VsslError
 
 ANNOTATION_FOLDERS = ("annotations",)
 VIDEO_FOLDERS = ("videos",)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from vssl.core.errors import VsslError
 from vssl.data.formats.common import VIDEOS_OPTION, Imported, Option, VideoResolver
 from vssl.data.manifest import Sample
-from vssl.errors import VsslError
 
 VIDEO_FOLDERS = ("nturgb+d_rgb",)
 OPTIONS = {

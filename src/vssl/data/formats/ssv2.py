@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vssl.core.errors import VsslError
 from vssl.data.formats.common import (MISSING_OPTION, VIDEOS_OPTION, Imported, VideoResolver, find_annotation,
                                       find_optional_annotation, json_list_entries, line_of, load_json)
 from vssl.data.manifest import Sample
-from vssl.errors import VsslError
 
 ANNOTATION_FOLDERS = ("labels", "annotations")
 VIDEO_FOLDERS = ("20bn-something-something-v2", "videos")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vssl.core.errors import VsslError
 from vssl.data.formats.common import (MISSING_OPTION, THREE_FOLDS_OPTION, VIDEOS_OPTION, Imported, VideoResolver,
                                       find_annotation, numbered_lines, parse_int)
 from vssl.data.manifest import Sample
-from vssl.errors import VsslError
 
 ANNOTATION_FOLDERS = ("ucfTrainTestlist",)
 VIDEO_FOLDERS = ("UCF-101", "UCF101")

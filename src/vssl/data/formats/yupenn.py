@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vssl.core.errors import VsslError
 from vssl.data.formats.common import VIDEOS_OPTION, Imported, VideoResolver
 from vssl.data.manifest import Sample
-from vssl.errors import VsslError
 
 VIDEO_FOLDERS = ()
 OPTIONS = {"videos": VIDEOS_OPTION}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from vssl.errors import ConfigError
+from vssl.core.errors import ConfigError
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N"
 AMP_CHOICES = ("auto", "bf16", "fp16", "off")

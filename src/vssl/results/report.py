@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import statistics
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
-from vssl.benchmark.store import Result
+from vssl.results.store import Result
 
 
 @dataclass
@@ -65,16 +62,6 @@ def comparison_table(rows: list[SummaryRow], markdown: bool = False) -> str:
     return format_table(["dataset", "label", "protocol", "metric", *encoders], body, markdown)
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never a partial one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def summary_csv(rows: list[SummaryRow]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -113,3 +100,22 @@ def ranking_agreement(rows: list[SummaryRow], metric: str = "top1",
 
 
 AGREEMENT_HEADERS = ["dataset", "label", "protocol A", "protocol B", "methods", "Kendall τ"]
+
+
+def retrieval_table(results: list[Result]) -> str:
+    """Retrieval results by layer: one table per (encoder, dataset, label), rows = taps in the order they were
+    evaluated, columns = top-k; cells are mean (± std) over seeds. Empty when there is no retrieval result."""
+    from vssl.evaluation.retrieval import PROTOCOL_PREFIX  # imports torch: only when asked for
+
+    retrieval = [r for r in results if r.protocol.startswith(PROTOCOL_PREFIX)]
+    tap_order = list(dict.fromkeys(r.protocol[len(PROTOCOL_PREFIX):] for r in retrieval))
+    cells: dict[tuple[str, str, str], dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
+    for row in summarise(retrieval):
+        cells[(row.encoder, row.dataset, row.label)][row.protocol[len(PROTOCOL_PREFIX):]][row.metric] = row.cell
+    tables = []
+    for (encoder, dataset, label), by_tap in sorted(cells.items()):
+        metrics = sorted({m for by_metric in by_tap.values() for m in by_metric}, key=lambda m: int(m[3:]))
+        rows = [[tap, *(by_tap[tap].get(m, "-") for m in metrics)] for tap in tap_order if tap in by_tap]
+        title = f"retrieval top-k hit rate (%): encoder {encoder}, dataset {dataset}, label {label}"
+        tables.append(title + "\n" + format_table(["tap", *metrics], rows))
+    return "\n\n".join(tables)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vssl.benchmark.study import load_study, run_study
+from vssl.app.study import load_study, run_study
 from vssl.data.synthetic import SynthConfig
 
 

@@ -1,14 +1,19 @@
-"""Optimisers and learning-rate schedules shared by pre-training and evaluation."""
+"""Optimisers and learning-rate schedules, the one place both pre-training and the evaluation protocols build them."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
-from vssl.errors import ConfigError
+from vssl.core.errors import ConfigError
+
+OPTIMIZERS = ("sgd", "lars", "adam", "adamw")
+EVAL_OPTIMIZERS = ("sgd", "adam")  # what the linear probe and fine-tuning accept
+SGD_MOMENTUM = 0.9  # Feichtenhofer et al. 2021 [code] (PySlowFast SOLVER.MOMENTUM) for both linear and fine-tuning protocols
+SCHEDULES = ("cosine", "step")
 
 
 @dataclass
@@ -25,17 +30,26 @@ class OptimConfig:
     gamma: float = 0.1
 
 
+def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float, key: str,
+                   momentum: float = SGD_MOMENTUM, lars_trust: float = 0.001,
+                   valid: Sequence[str] = OPTIMIZERS) -> torch.optim.Optimizer:
+    """The optimiser ``name`` (one of ``valid``): SGD with ``momentum``, LARS, or Adam/AdamW with PyTorch's default
+    betas (SEVERE, Thoker 2023 Table B.2). ``key`` is the config key of ``name``, for the error message."""
+    if name not in valid:
+        raise ConfigError(f"{key}: unknown optimiser '{name}' (valid: {', '.join(valid)})")
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "lars":
+        return LARS(params, lr=lr, momentum=momentum, weight_decay=weight_decay, trust=lars_trust)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
 def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
-    if config.name == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    if config.name == "lars":
-        return LARS(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
-                    trust=config.lars_trust)
-    if config.name == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    if config.name == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    raise ConfigError(f"optim.name: unknown optimiser '{config.name}' (valid: sgd, lars, adam, adamw)")
+    """The pre-training optimiser of ``config`` (the ``optim`` section)."""
+    return make_optimizer(config.name, params, config.lr, config.weight_decay, "optim.name", config.momentum,
+                          config.lars_trust)
 
 
 class LARS(torch.optim.Optimizer):
@@ -85,25 +99,24 @@ def warmup_step_factor(step: int, warmup_steps: int, milestone_steps: list[int],
     return gamma ** sum(step >= m for m in milestone_steps)
 
 
+def schedule_factor(schedule: str, steps_per_epoch: int, total_steps: int, warmup_epochs: float = 0.0,
+                    start_factor: float = 0.0, milestones: Sequence[float] = (), gamma: float = 0.1,
+                    key: str = "optim.schedule") -> Callable[[int], float]:
+    """The LR multiplier per step: linear warm-up over ``warmup_epochs`` from ``start_factor``, then ``cosine``
+    (to 0 at ``total_steps``) or ``step`` (×``gamma`` at each of ``milestones``, in epochs). One step per epoch
+    (``steps_per_epoch=1``) gives an epoch-wise schedule. ``key`` is the config key of ``schedule``."""
+    warmup_steps = min(int(warmup_epochs * steps_per_epoch), total_steps)
+    if schedule == "cosine":
+        return lambda step: warmup_cosine_factor(step, warmup_steps, total_steps, start_factor)
+    if schedule == "step":
+        milestone_steps = [int(round(m * steps_per_epoch)) for m in milestones]
+        return lambda step: warmup_step_factor(step, warmup_steps, milestone_steps, gamma, start_factor)
+    raise ConfigError(f"{key}: unknown schedule '{schedule}' (valid: {', '.join(SCHEDULES)})")
+
+
 def build_scheduler(optimizer, config: OptimConfig, steps_per_epoch: int, total_steps: int):
-    """The configured schedule, stepped once per optimiser step: warm-up, then cosine or step decay."""
-    warmup_steps = min(int(config.warmup_epochs * steps_per_epoch), total_steps)
+    """The pre-training schedule of ``config``, stepped once per optimiser step: warm-up, then cosine or step decay."""
     start_factor = min(config.warmup_start_lr / config.lr, 1.0) if config.lr > 0 else 1.0
-    if config.schedule == "cosine":
-        factor = lambda step: warmup_cosine_factor(step, warmup_steps, total_steps, start_factor)  # noqa: E731
-    elif config.schedule == "step":
-        milestones = [int(round(m * steps_per_epoch)) for m in config.milestones]
-        factor = lambda step: warmup_step_factor(step, warmup_steps, milestones, config.gamma,  # noqa: E731
-                                                 start_factor)
-    else:
-        raise ConfigError(f"optim.schedule: unknown schedule '{config.schedule}' (valid: cosine, step)")
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def parameter_groups(module: nn.Module, weight_decay: float) -> list[dict]:
-    """Weight decay on weights only; biases and norm parameters (1-D tensors) get none."""
-    decay, no_decay = [], []
-    for param in module.parameters():
-        if param.requires_grad:
-            (no_decay if param.ndim <= 1 else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(
+        config.schedule, steps_per_epoch, total_steps, config.warmup_epochs, start_factor, config.milestones,
+        config.gamma))

@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from vssl.errors import ConfigError
+from vssl.core.errors import ConfigError
 
-PRESET_DIR = Path(__file__).parent / "configs"
+PRESET_DIR = Path(__file__).parent.parent / "configs"
 
 
 def find_preset(name_or_path: str, kind: str) -> Path:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 
+from vssl.core.runtime import Placement
 from vssl.data.clip_store import ClipStore
 from vssl.data.index import VideoIndex
 from vssl.data.loader import VideoClipDataset
@@ -16,7 +17,6 @@ from vssl.data.transforms import build_eval_transform
 from vssl.evaluation.features import extract_clip_features, readable_rows
 from vssl.evaluation.knn import knn_scores
 from vssl.evaluation.metrics import topk_accuracy
-from vssl.runtime import Placement
 
 
 @dataclass

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from vssl.errors import ConfigError
+from vssl.core.errors import ConfigError
 
 SEPARATOR = "__"  # stands for "." in keyword-argument overrides
 
@@ -19,7 +19,7 @@ SEPARATOR = "__"  # stands for "." in keyword-argument overrides
 def nest_overrides(*overrides: Mapping[str, Any] | None) -> dict:
     """``{"train.epochs": 1}``, ``{"train__epochs": 1}`` or ``{"train": {"epochs": 1}}`` → the nested
     ``{"train": {"epochs": 1}}``; later mappings win."""
-    from vssl.config import merge
+    from vssl.core.config import merge
 
     nested: dict = {}
     for mapping in overrides:
@@ -36,7 +36,7 @@ def nest_overrides(*overrides: Mapping[str, Any] | None) -> dict:
 
 def build_config(cls, config_or_preset, kind: str, overrides: dict):
     """A preset name / YAML path, a nested dict, a ``cls`` instance or None, plus nested overrides → ``cls``."""
-    from vssl.config import from_dict, load_preset, merge, to_dict
+    from vssl.core.config import from_dict, load_preset, merge, to_dict
 
     if config_or_preset is None:
         base = {}
@@ -54,7 +54,7 @@ def build_config(cls, config_or_preset, kind: str, overrides: dict):
 
 def pretrain_config(config_or_preset=None, overrides: Mapping[str, Any] | None = None, **kwargs):
     """The ``PretrainConfig`` that ``pretrain`` would run."""
-    from vssl.train.pretrain import PretrainConfig
+    from vssl.app.pretrain import PretrainConfig
 
     return build_config(PretrainConfig, config_or_preset, "pretrain", nest_overrides(overrides, kwargs))
 
@@ -65,7 +65,7 @@ def pretrain(config_or_preset=None, overrides: Mapping[str, Any] | None = None, 
     ``config_or_preset``: a preset name (``vcop_world32``), a YAML path, a nested dict or a ``PretrainConfig``.
     Example: ``vssl.pretrain("vcop_world32", data__manifest="data/manifest.csv", train__epochs=1)``.
     """
-    from vssl.train.pretrain import run_pretrain
+    from vssl.app.pretrain import run_pretrain
 
     return run_pretrain(pretrain_config(config_or_preset, overrides, **kwargs))
 
@@ -74,7 +74,7 @@ def eval_config(preset=None, overrides: Mapping[str, Any] | None = None, encoder
                 device: str | None = None):
     """The ``EvalConfig`` of a preset plus overrides; ``encoder`` (a checkpoint path or "random"), ``dataset`` (a
     manifest path) and ``device`` fill ``encoder.checkpoint``, ``data.manifest`` and ``device`` when not None."""
-    from vssl.evaluation.run import EvalConfig
+    from vssl.app.evaluate import EvalConfig
 
     given = {"encoder.checkpoint": None if encoder is None else str(encoder),
              "data.manifest": None if dataset is None else str(dataset), "device": device}
@@ -93,7 +93,7 @@ def evaluate(encoder, dataset, protocols: Iterable[str] | str = ("knn", "linear"
     """
     from torch import nn
 
-    from vssl.evaluation.run import run_eval
+    from vssl.app.evaluate import run_eval
 
     module = encoder if isinstance(encoder, nn.Module) else None
     path = None if module is not None else encoder

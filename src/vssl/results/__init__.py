@@ -1,12 +1,12 @@
-"""The results store as an API: ``load`` a store's results, ``summarise`` them, print a ``comparison_table``."""
+"""Results: the store, aggregation over seeds and reports; the API's ``load``, ``summarise`` and ``comparison_table``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from vssl.benchmark.report import SummaryRow, comparison_table, summarise
-from vssl.benchmark.store import Result, ResultStore
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
+from vssl.results.report import SummaryRow, comparison_table, summarise
+from vssl.results.store import Result, ResultStore
 
 __all__ = ["Result", "ResultStore", "SummaryRow", "comparison_table", "load", "summarise"]
 

@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections import Counter, defaultdict
 
-from vssl.errors import VsslError
+from vssl.core.errors import VsslError
 
 
 def cmd_demo(args) -> None:
-    from vssl.demo import run_demo
+    from vssl.app.demo import run_demo
 
     run_demo(args.out, epochs=args.epochs, seeds=args.seeds, progress=not args.quiet)
 
@@ -63,9 +63,9 @@ def cmd_data_cache(args) -> None:
 
 
 def cmd_data_check(args) -> None:
-    from vssl.benchmark.report import format_table
     from vssl.data.index import build_index, index_path_for
     from vssl.data.manifest import read_manifest
+    from vssl.results.report import format_table
 
     samples = read_manifest(args.manifest)
     index = build_index(samples, cache=index_path_for(args.manifest), progress=not args.quiet)
@@ -89,19 +89,18 @@ def cmd_data_check(args) -> None:
 
 
 def cmd_pretrain(args) -> None:
-    from vssl.api import pretrain
-    from vssl.config import parse_overrides
+    from vssl.app.api import pretrain
+    from vssl.core.config import parse_overrides
 
     out = pretrain(args.preset, parse_overrides(args.overrides))
     print(f"encoder: {out / 'encoder.pt'}  (checkpoints: {out / 'checkpoints'}, logs: {out / 'logs'})")
 
 
 def cmd_eval(args) -> None:
-    from vssl.benchmark.report import comparison_table, summarise
-    from vssl.api import eval_config
-    from vssl.config import parse_overrides
-    from vssl.evaluation.retrieval import retrieval_table
-    from vssl.evaluation.run import run_eval
+    from vssl.app.api import eval_config
+    from vssl.app.evaluate import run_eval
+    from vssl.core.config import parse_overrides
+    from vssl.results.report import comparison_table, retrieval_table, summarise
 
     overrides = (args.overrides + ([f"retrieval.taps={args.taps}"] if args.taps else [])
                  + ([f"seeds={args.seeds}"] if args.seeds else []))
@@ -117,16 +116,16 @@ def cmd_eval(args) -> None:
 def cmd_study(args) -> None:
     from pathlib import Path
 
-    from vssl.benchmark.study import load_study, run_study
+    from vssl.app.study import load_study, run_study
 
     config = load_study(args.preset, args.overrides)
     run_study(config, args.out or Path("runs") / "study" / Path(args.preset).stem, progress=not args.quiet)
 
 
 def cmd_results(args) -> None:
-    from vssl.benchmark.report import (AGREEMENT_HEADERS, comparison_table, format_table, ranking_agreement,
-                                       summarise, summary_csv)
-    from vssl.benchmark.store import ResultStore
+    from vssl.results.report import (AGREEMENT_HEADERS, comparison_table, format_table, ranking_agreement,
+                                     summarise, summary_csv)
+    from vssl.results.store import ResultStore
 
     filters = {k: v for k, v in (("encoder", args.encoder), ("protocol", args.protocol),
                                  ("dataset", args.dataset), ("metric", args.metric)) if v}
@@ -147,7 +146,7 @@ def cmd_results(args) -> None:
 
 
 def cmd_models(args) -> None:
-    from vssl.benchmark.report import format_table
+    from vssl.results.report import format_table
     import torch
 
     from vssl.models import build_backbone, list_models
@@ -259,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "`vssl results` then reports mean ± std")
     p.set_defaults(func=cmd_eval)
 
-    from vssl.config import PRESET_DIR
+    from vssl.core.config import PRESET_DIR
 
     studies = ", ".join(sorted(p.stem for p in (PRESET_DIR / "study").glob("*.yaml")))
     p = sub.add_parser("study", help="a grid of pre-training runs × seeds, all evaluated the same way, as one table",

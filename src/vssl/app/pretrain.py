@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -14,19 +12,20 @@ from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
-from vssl.config import from_dict, to_dict
+from vssl.core.config import from_dict, to_dict
+from vssl.core.errors import ConfigError, VsslError
+from vssl.core.io import write_json_atomic, write_text_atomic
+from vssl.core.optim import OptimConfig
+from vssl.core.runtime import quiet_lightning, share_cpu_with_workers
 from vssl.data.clip_store import ClipStore, open_clip_store
 from vssl.data.formats import class_order, horizontal_flip_allowed, read_dataset_info
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset, make_loader
 from vssl.data.manifest import read_manifest
-from vssl.errors import ConfigError, VsslError
+from vssl.evaluation.monitor import KnnMonitor, MonitorConfig
 from vssl.methods.registry import get_method
 from vssl.models.checkpoints import save_encoder
 from vssl.models.registry import build_backbone
-from vssl.runtime import quiet_lightning, share_cpu_with_workers
-from vssl.train.monitor import KnnMonitor, MonitorConfig
-from vssl.train.optim import OptimConfig
 
 
 @dataclass
@@ -155,7 +154,7 @@ def run_pretrain(config: PretrainConfig) -> Path:
         raise VsslError(f"train.resume=true but no checkpoint at {last_checkpoint}")
     out.mkdir(parents=True, exist_ok=True)
     resolved = to_dict(config) | {"method": {"name": method_name, **to_dict(method_config)}}
-    (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    write_text_atomic(out / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
     L.seed_everything(config.train.seed, workers=True, verbose=False)
     quiet_lightning()
@@ -213,9 +212,7 @@ def run_pretrain(config: PretrainConfig) -> Path:
                "skipped_while_training": skipped,
                "knn_monitor_top1": monitor.history if monitor is not None else [],
                "final_loss": float(trainer.callback_metrics.get("train/loss_epoch", math.nan))}
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, out / "summary.json")
+    write_json_atomic(out / "summary.json", summary)
     bad = len(dataset.unreadable) + len(skipped)
     if bad:
         print(f"skipped {bad} unreadable video(s); see {out / 'summary.json'}")

@@ -17,15 +17,16 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from vssl.benchmark.report import (AGREEMENT_HEADERS, comparison_table, format_table, ranking_agreement, summarise,
-                                   summary_csv, write_atomic)
-from vssl.benchmark.store import ResultStore
-from vssl.config import config_hash, from_dict, load_config, load_preset, merge, parse_overrides
+from vssl.app.evaluate import EvalConfig, run_eval, with_dataset_splits
+from vssl.app.pretrain import PretrainConfig, run_pretrain
+from vssl.core.config import config_hash, from_dict, load_config, load_preset, merge, parse_overrides
+from vssl.core.errors import ConfigError
+from vssl.core.io import write_text_atomic
 from vssl.data.clip_store import build_clip_store, open_clip_store
 from vssl.data.synthetic import SynthConfig, generate, resolve_config
-from vssl.errors import ConfigError
-from vssl.evaluation.run import EvalConfig, run_eval, with_dataset_splits
-from vssl.train.pretrain import PretrainConfig, run_pretrain
+from vssl.results.report import (AGREEMENT_HEADERS, comparison_table, format_table, ranking_agreement, summarise,
+                                 summary_csv)
+from vssl.results.store import ResultStore
 
 
 @dataclass
@@ -157,8 +158,8 @@ def write_tables(store: Path, out: Path, echo: bool = True, pretraining: str = "
     if agreement:
         extra += ("\nDo the protocols rank the methods alike? Kendall's τ (ceiling and floor left out):\n\n"
                   + format_table(AGREEMENT_HEADERS, agreement, markdown=True) + "\n")
-    write_atomic(out / "comparison.md", comparison_table(rows, markdown=True) + "\n" + extra)
-    write_atomic(out / "comparison.csv", summary_csv(rows))
+    write_text_atomic(out / "comparison.md", comparison_table(rows, markdown=True) + "\n" + extra)
+    write_text_atomic(out / "comparison.csv", summary_csv(rows))
     if echo:
         print("\nvideo-level top-1 accuracy (%), mean ± std over seeds:\n" + table)
         print(f"\nwritten: {out / 'comparison.md'}, {out / 'comparison.csv'}, results store {store}")

@@ -17,15 +17,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vssl.benchmark.store import Result, ResultStore
-from vssl.config import config_hash
+from vssl.core.config import config_hash
+from vssl.core.errors import ConfigError, VsslError
+from vssl.core.runtime import Placement, share_cpu_with_workers
 from vssl.data.clip_store import open_clip_store
+from vssl.data.formats import class_order, horizontal_flip_allowed, read_dataset_info
+from vssl.data.formats.aslan import pair_indices, pairs_path, read_pairs
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset
 from vssl.data.manifest import Sample, read_manifest
 from vssl.data.sampling import RandomClipSampler, UniformClipSampler
 from vssl.data.transforms import build_multi_crop_eval_transform, build_train_transform
-from vssl.errors import ConfigError, VsslError
 from vssl.evaluation.feature_cache import FeatureCache, cached_tap_features, file_sha256, state_dict_sha256
 from vssl.evaluation.features import readable_rows
 from vssl.evaluation.finetune import FinetuneConfig, finetune
@@ -34,13 +36,11 @@ from vssl.evaluation.linear import LinearConfig, train_linear_probe
 from vssl.evaluation.metrics import classification_metrics
 from vssl.evaluation.retrieval import RETRIEVAL_TOP_K, protocol_name, retrieval_topk
 from vssl.evaluation.subsets import load_or_draw_subset
-from vssl.data.formats import class_order, horizontal_flip_allowed, read_dataset_info
-from vssl.data.formats.aslan import pair_indices, pairs_path, read_pairs
 from vssl.evaluation.svm import SVM_C, aslan_accuracy, leave_one_out_scores, svm_scores, video_features
 from vssl.evaluation.taps import resolve_taps
 from vssl.models.checkpoints import key_report_line, load_any_encoder
 from vssl.models.registry import build_backbone
-from vssl.runtime import Placement, share_cpu_with_workers
+from vssl.results.store import Result, ResultStore
 
 PROTOCOLS = ("knn", "linear", "finetune", "retrieval", "svm")
 FROZEN_PROTOCOLS = ("knn", "linear", "retrieval", "svm")

@@ -1,1 +1,0 @@
-"""Results store and reporting."""

@@ -1,0 +1,86 @@
+"""Atomic writes: a file or folder is written under a unique temporary sibling name, then renamed into place."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+
+def _temp_sibling(path: Path) -> Path:
+    """Create a new, empty, uniquely named hidden file next to ``path`` (``.<name>.<random>.tmp``; permissions as
+    for any new file, i.e. following the umask) and return its path."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s folder (created, with any missing parents) for the caller to write; on
+    success it replaces ``path`` with ``os.replace``, on an exception it is removed and ``path`` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_sibling(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
+    """``open(path, mode, **kwargs)`` on a temporary sibling that replaces ``path`` when the block completes."""
+    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as handle:
+        yield handle
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically."""
+    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any, indent: int | None = 2, trailing_newline: bool = False,
+                      **kwargs) -> None:
+    """Write ``json.dumps(data, indent=indent, **kwargs)`` (plus a newline if asked) to ``path`` atomically."""
+    write_text_atomic(path, json.dumps(data, indent=indent, **kwargs) + ("\n" if trailing_newline else ""))
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a new, uniquely named sibling folder of ``path`` to fill; when the block completes it is renamed to
+    ``path`` (an older folder there is moved aside, then removed), on an exception it is removed and ``path`` is
+    untouched."""
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    try:
+        yield tmp
+        if path.exists():
+            old = tmp.with_name(tmp.name + "-old")
+            os.rename(path, old)
+            os.rename(tmp, path)
+            shutil.rmtree(old)
+        else:
+            os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

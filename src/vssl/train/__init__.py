@@ -1,1 +1,0 @@
-"""Training engine: Lightning pre-training loop, optimisers and schedules."""
