@@ -134,7 +134,7 @@ def test_results_load_reads_the_store_and_filters(tmp_path):
     assert [(r.protocol, r.value) for r in rows] == [("knn", 70.0), ("knn", 80.0), ("linear", 90.0)]
     knn = summarise(vssl.results.load(tmp_path / "r.sqlite", protocol="knn"))
     assert len(knn) == 1 and knn[0].mean == 75.0 and "75.0" in comparison_table(knn)
-    with pytest.raises(VsslError, match="results store not found"):
+    with pytest.raises(VsslError, match="no results store at"):
         vssl.results.load(tmp_path / "missing.sqlite")
     with pytest.raises(VsslError, match="unknown results column 'model'"):
         vssl.results.load(tmp_path / "r.sqlite", model="vcop")

@@ -76,7 +76,7 @@ def test_demo_writes_the_comparison_at_a_small_size(tmp_path):
                      eval_overrides=eval_small)
     markdown = (tmp_path / "comparison.md").read_text()
     lines = (tmp_path / "comparison.csv").read_text().splitlines()
-    assert lines[0] == "encoder,protocol,dataset,label,metric,mean,std,seeds"
+    assert lines[0] == "encoder,protocol,dataset,label,metric,mean,std,seeds,n,skipped"
     # 3 encoders (the floor, the method, the ceiling) × 2 protocols × 2 label sets, top-1 only
     assert len(lines) == 1 + 12
     assert {line.split(",")[0] for line in lines[1:]} == {"random", "vcop", "supervised"}

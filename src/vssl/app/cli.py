@@ -12,7 +12,7 @@ from vssl.core.errors import VsslError
 def cmd_demo(args) -> None:
     from vssl.app.demo import run_demo
 
-    run_demo(args.out, epochs=args.epochs, seeds=args.seeds, progress=not args.quiet)
+    run_demo(args.out, epochs=args.epochs, seeds=args.seeds, progress=not args.quiet, overrides=args.overrides)
 
 
 def cmd_data_synth(args) -> None:
@@ -103,7 +103,7 @@ def cmd_eval(args) -> None:
     from vssl.results.report import comparison_table, retrieval_table, summarise
 
     overrides = (args.overrides + ([f"retrieval.taps={args.taps}"] if args.taps else [])
-                 + ([f"seeds={args.seeds}"] if args.seeds else []))
+                 + ([f"seeds={args.seeds}"] if args.seeds is not None else []))
     config = eval_config(args.preset, parse_overrides(overrides))  # what vssl.evaluate builds, then runs
     results = run_eval(args.protocols.split(","), config)
     print(comparison_table(summarise(results)))
@@ -123,13 +123,15 @@ def cmd_study(args) -> None:
 
 
 def cmd_results(args) -> None:
-    from vssl.results.report import (AGREEMENT_HEADERS, comparison_table, format_table, ranking_agreement,
-                                     summarise, summary_csv)
+    from vssl.results.report import (AGREEMENT_HEADERS, comparison_table, count_cell, format_table,
+                                     ranking_agreement, summarise, summary_csv)
     from vssl.results.store import ResultStore
 
-    filters = {k: v for k, v in (("encoder", args.encoder), ("protocol", args.protocol),
+    name, _, sha256 = (args.encoder or "").partition("#")  # `name#1a2b3c4d` as the tables show a checkpoint
+    filters = {k: v for k, v in (("encoder", name), ("protocol", args.protocol),
                                  ("dataset", args.dataset), ("metric", args.metric)) if v}
-    rows = summarise(ResultStore(args.store).query(**filters))
+    stored = ResultStore(args.store, create=False).query(**filters)  # reading never creates a store
+    rows = summarise([r for r in stored if r.encoder_sha256.startswith(sha256)])
     if not rows:
         print(f"no results in {args.store}" + (f" matching {filters}" if filters else ""))
         return
@@ -138,9 +140,10 @@ def cmd_results(args) -> None:
     elif args.format == "csv":
         print(summary_csv(rows), end="")
     elif args.format == "long":
-        print(format_table(["encoder", "protocol", "dataset", "label", "metric", "mean", "std", "seeds"],
+        print(format_table(["encoder", "protocol", "dataset", "label", "metric", "mean", "std", "seeds", "n",
+                            "skipped"],
                            [[r.encoder, r.protocol, r.dataset, r.label, r.metric, f"{r.mean:.2f}", f"{r.std:.2f}",
-                             str(r.seeds)] for r in rows]))
+                             str(r.seeds), count_cell([r.n]), count_cell([r.skipped])] for r in rows]))
     else:
         print(comparison_table(rows, markdown=args.format == "markdown"))
 
@@ -178,9 +181,48 @@ def cmd_methods(args) -> None:
             print(f"    method.{f.name} = {default}")
 
 
+class IntermixedParser(argparse.ArgumentParser):
+    """A parser whose commands take their positionals anywhere among the options, so ``key=value`` overrides may
+    follow ``--seeds 3`` (argparse's intermixed parsing; a parser with subcommands parses as usual)."""
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._intermixing or any(a.nargs == argparse.PARSER for a in self._get_positional_actions()):
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
+def preset_names(kind: str) -> str:
+    """``presets: a, b, ...`` of ``configs/<kind>``, wrapped for --help."""
+    import textwrap
+
+    from vssl.core.config import PRESET_DIR
+
+    names = ", ".join(sorted(p.stem for p in (PRESET_DIR / kind).glob("*.yaml")))
+    return textwrap.fill(f"presets: {names}", width=100, subsequent_indent="  ")
+
+
+def study_durations() -> str:
+    """One --help line per study preset: its runs × seeds and how long it takes (the preset's ``minutes``)."""
+    from vssl.core.config import PRESET_DIR, load_preset
+
+    lines = []
+    for path in sorted((PRESET_DIR / "study").glob("*.yaml")):
+        data = load_preset(path.stem, "study")
+        runs, seeds, minutes = len(data.get("runs") or {}), data.get("seeds", 3), data.get("minutes", 0)
+        lines.append(f"  {path.stem:<20} {runs} run(s) × {seeds} seed(s) = {runs * seeds} pre-training runs, "
+                     + (f"about {minutes:g} min on 2 CPU cores" if minutes else "duration not measured"))
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vssl", description="Self-supervised video representation learning "
-                                     "and its honest benchmarking.")
+    parser = IntermixedParser(prog="vssl", description="Self-supervised video representation learning "
+                              "and its honest benchmarking.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="world32 synthetic data → supervised ceiling, VCOP and random init → kNN/linear table")
@@ -188,15 +230,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="pre-training epochs (default: the preset's)")
     p.add_argument("--seeds", type=int, default=1, help="pre-train and evaluate this many seeds (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("overrides", nargs="*", help="key=value of the demo study, as for `vssl study demo` "
+                   "(e.g. pretrain_overrides=[train.batch_size=16])")
     p.set_defaults(func=cmd_demo)
 
     data = sub.add_parser("data", help="generate, index, cache and check datasets").add_subparsers(
         dest="data_command", required=True)
-    p = data.add_parser("synth", help="write the synthetic video benchmark (mp4 files + manifest.csv)")
-    p.add_argument("--preset", default="tiny", help="tiny (default), small, or the SEVERE-style stand-ins "
-                   "tiny_domain2 (domain shift) and tiny_fine (fine-grained motion)")
+    from vssl.data.synthetic import PRESETS as SYNTH_PRESETS
+
+    p = data.add_parser("synth", help="write the synthetic video benchmark (mp4 files + manifest.csv)",
+                        epilog=f"presets: {', '.join(SYNTH_PRESETS)}")
+    p.add_argument("--preset", default="tiny", help="tiny (default), world32 (the demo's), ... (all listed below); "
+                   "*_domain2: domain shift, *_fine: fine-grained motion (SEVERE-style stand-ins)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the benchmark (default 0)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_data_synth)
@@ -241,14 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data_check)
 
     p = sub.add_parser("pretrain", help="self-supervised pre-training from a preset plus key=value overrides",
-                       epilog="example: vssl pretrain rho_moco_tiny data.manifest=data/manifest.csv train.epochs=5")
+                       epilog=f"{preset_names('pretrain')}\n"
+                              "example: vssl pretrain rho_moco_tiny data.manifest=data/manifest.csv train.epochs=5",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("preset", nargs="?", default=None, help="preset name in configs/pretrain or a YAML file")
     p.add_argument("overrides", nargs="*", help="section.key=value")
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("eval", help="evaluate an encoder: knn, linear, finetune, retrieval, svm (comma-separated)",
-                       epilog="example: vssl eval knn,linear,retrieval synthetic_tiny data.manifest=data/manifest.csv "
-                              "encoder.checkpoint=runs/pretrain/encoder.pt --taps all")
+                       epilog=f"{preset_names('eval')}\n"
+                              "example: vssl eval knn,linear,retrieval synthetic_tiny data.manifest=data/manifest.csv "
+                              "encoder.checkpoint=runs/pretrain/encoder.pt --taps all",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("protocols", help="comma-separated: knn, linear, finetune, retrieval, svm")
     p.add_argument("preset", nargs="?", default=None, help="preset name in configs/eval or a YAML file")
     p.add_argument("overrides", nargs="*", help="section.key=value")
@@ -258,12 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "`vssl results` then reports mean ± std")
     p.set_defaults(func=cmd_eval)
 
-    from vssl.core.config import PRESET_DIR
-
-    studies = ", ".join(sorted(p.stem for p in (PRESET_DIR / "study").glob("*.yaml")))
     p = sub.add_parser("study", help="a grid of pre-training runs × seeds, all evaluated the same way, as one table",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog=f"presets: {studies}\nexample: vssl study rho_synthetic seeds=1 --out runs/rho")
+                       epilog=f"presets (time scales with the seeds, e.g. seeds=1):\n{study_durations()}\n"
+                              "example: vssl study rho_synthetic seeds=1 --out runs/rho")
     p.add_argument("preset", help="preset name in configs/study or a YAML file")
     p.add_argument("overrides", nargs="*", help="key=value, e.g. seeds=1 or pretrain_overrides=[train.epochs=2]")
     p.add_argument("--out", default=None, help="output folder (default: runs/study/<preset>)")
@@ -271,13 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("results", help="print stored results (mean ± std over seeds)")
-    p.add_argument("--store", default="runs/results.sqlite")
-    p.add_argument("--encoder")
-    p.add_argument("--protocol")
-    p.add_argument("--dataset")
-    p.add_argument("--metric")
+    p.add_argument("--store", default="runs/results.sqlite", help="results store (default: runs/results.sqlite)")
+    p.add_argument("--encoder", help="only this encoder (e.g. random, or a run's name; "
+                   "name#<hash prefix> for one checkpoint of a name, as the tables show it)")
+    p.add_argument("--protocol", help="only this protocol (e.g. knn, linear, finetune, retrieval@pool5)")
+    p.add_argument("--dataset", help="only this dataset (data.name of the evaluation)")
+    p.add_argument("--metric", help="only this metric (e.g. top1, top5)")
     p.add_argument("--format", choices=["table", "long", "markdown", "csv", "agreement"], default="table",
-                   help="agreement: Kendall's τ between the method rankings of every two protocols")
+                   help="table (default): one column per encoder; long: one line per result; markdown, csv; "
+                        "agreement: Kendall's τ between the method rankings of every two protocols")
     p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("models", help="list backbones with parameter counts and taps")
@@ -296,6 +347,10 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
     except VsslError as e:
         print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as e:  # a folder or file that cannot be made or written, met outside vssl.core.io
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -4,12 +4,17 @@ Protocols: ``finetune`` trains the encoder end to end; ``knn``, ``linear``, ``re
 features, extracted once per (encoder, split, views, tap) and kept in a feature cache (see
 :mod:`vssl.evaluation.feature_cache`). Test videos are seen as ``data.num_clips`` uniformly spaced clips ×
 ``data.crops`` spatial crops. ``data.train_subset`` evaluates on a saved class-balanced subset of the training
-split (see :mod:`vssl.evaluation.subsets`). Every result is stored with its seed and the config's hash.
+split (see :mod:`vssl.evaluation.subsets`). Every result is stored with its seed, the config's hash, the encoder's
+name and identity (``encoder_sha256``), the number of test videos it was computed on and of skipped videos.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import os
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,11 +22,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vssl.core.config import config_hash
+from vssl.core.config import config_hash, ranged
 from vssl.core.errors import ConfigError, VsslError
 from vssl.core.runtime import Placement, share_cpu_with_workers
 from vssl.data.clip_store import open_clip_store
-from vssl.data.formats import class_order, horizontal_flip_allowed, read_dataset_info
+from vssl.data.formats import check_test_classes, class_order, horizontal_flip_allowed, read_dataset_info
 from vssl.data.formats.aslan import pair_indices, pairs_path, read_pairs
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset
@@ -55,17 +60,17 @@ class EvalDataConfig:
     train_split: str = ""  # "" = the imported dataset's own (its .dataset.json), else "train"
     test_split: str = ""  # "" = the imported dataset's reporting split (e.g. 'val' for SSv2), else "test"
     labels: tuple[str, ...] = ("label",)  # label sets to evaluate, each on its own
-    clip_len: int = 8  # Feichtenhofer et al. 2021: T×τ = 8×8
-    stride: int = 8
-    num_clips: int = 10  # Feichtenhofer et al. 2021 §5: 10 uniformly spaced clips per test video
-    crops: int = 1  # spatial crops per test clip: 1 = centre, 3 = both ends and centre (Feichtenhofer et al. 2021 §5: 3)
-    crop_size: int = 224
-    test_crop_size: int | None = None  # None: crop_size; Feichtenhofer et al. 2021 §5 tests on 256² crops of a 256 short side
-    short_side: int = 256  # Feichtenhofer et al. 2021 §5: test short side 256
-    train_subset: int = 0  # 0 = every training video; N = a class-balanced subset of N (Thoker 2023 §B.2.2)
-    subset_seed: int = 0  # which subset: the same for every encoder and evaluation seed
-    batch_size: int = 8
-    num_workers: int = 2
+    clip_len: int = ranged(8, ge=1)  # Feichtenhofer et al. 2021: T×τ = 8×8
+    stride: int = ranged(8, ge=1)
+    num_clips: int = ranged(10, ge=1)  # Feichtenhofer et al. 2021 §5: 10 uniformly spaced clips per test video
+    crops: int = ranged(1, ge=1)  # spatial crops per test clip: 1 = centre, 3 = both ends and centre (Feichtenhofer et al. 2021 §5: 3)
+    crop_size: int = ranged(224, ge=1)
+    test_crop_size: int | None = ranged(None, ge=1)  # None: crop_size; Feichtenhofer et al. 2021 §5 tests on 256² crops of a 256 short side
+    short_side: int = ranged(256, ge=1)  # Feichtenhofer et al. 2021 §5: test short side 256
+    train_subset: int = ranged(0, ge=0)  # 0 = every training video; N = a class-balanced subset of N (Thoker 2023 §B.2.2)
+    subset_seed: int = ranged(0, ge=0)  # which subset: the same for every encoder and evaluation seed
+    batch_size: int = ranged(8, ge=1)
+    num_workers: int = ranged(2, ge=0)
     clip_store: bool = True  # read frames from `vssl data cache`'s store when a valid one exists, else decode files
 
 
@@ -75,14 +80,14 @@ class EncoderConfig:
     checkpoint: str = "random"
     name: str = ""  # encoder name in the results; default "random" or the checkpoint's run folder
     backbone: str = "r3d_18"  # random init and foreign checkpoints; vssl's own files carry their own
-    width: float = 1.0
-    depth: tuple[int, ...] | None = None  # None = the backbone's own default
+    width: float = ranged(1.0, gt=0)
+    depth: tuple[int, ...] | None = ranged(None, ge=1)  # None = the backbone's own default
 
 
 @dataclass
 class KnnConfig:
-    k: int = 20
-    temperature: float | None = None  # None: majority vote; else exp(sim/T)-weighted vote
+    k: int = ranged(20, ge=1)
+    temperature: float | None = ranged(None, gt=0)  # None: majority vote; else exp(sim/T)-weighted vote
 
 
 @dataclass
@@ -90,13 +95,13 @@ class RetrievalConfig:
     # Taps by pool name (see vssl.evaluation.taps), backbone tap name, a comma-separated string of them, or "all".
     # Seed 002 Tables 3.5/3.6 report pool5; its Fig. 3.8 compares pool1-pool5 (best: pool3/pool4).
     taps: tuple[str, ...] | str = ("pool5",)
-    top_k: tuple[int, ...] = RETRIEVAL_TOP_K
+    top_k: tuple[int, ...] = ranged(RETRIEVAL_TOP_K, ge=1)
 
 
 @dataclass
 class SvmConfig:
     tap: str = "pool5"  # Wang 2020 §2.4: the last conv layer; §3.6.3 picks pool3 (C3D, R(2+1)D) or pool4 (R3D)
-    c: float = SVM_C
+    c: float = ranged(SVM_C, gt=0)
     # split: train on the train split, test on the test split; leave_one_out: YUPENN (Wang 2020 §2.4), every
     # test-split video scored by an SVM on all others; aslan: ASLAN same/not-same pairs (Wang 2020 §3.6), the 12
     # similarities of aslan_taps' features per pair, 10-fold cross-validation over the pair file's folds.
@@ -113,8 +118,8 @@ class EvalConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     svm: SvmConfig = field(default_factory=SvmConfig)
-    seed: int = 0
-    seeds: int = 1  # repeat each protocol with seeds seed, seed+1, ...
+    seed: int = ranged(0, ge=0)
+    seeds: int = ranged(1, ge=1)  # repeat each protocol with seeds seed, seed+1, ...
     device: str = "auto"  # auto (CUDA when available, else CPU) | cpu | cuda | cuda:N: features, probes, fine-tuning
     # autocast of features and fine-tuning: auto (CUDA: bf16, else fp16; CPU: off) | bf16 | fp16 | off (YAML: false)
     amp: str | bool = "auto"
@@ -132,12 +137,34 @@ def with_dataset_splits(config: EvalDataConfig) -> EvalDataConfig:
 
 
 def encoder_name(config: EncoderConfig) -> str:
+    """``encoder.name``, else "random", else the checkpoint's run folder: the folder holding it (above a
+    ``checkpoints`` folder), with the folder above when that is a seed folder: ``rho_moco_r1/seed0``."""
     if config.name:
         return config.name
     if config.checkpoint == "random":
         return "random"
-    path = Path(config.checkpoint)
-    return path.parent.parent.name if path.parent.name == "checkpoints" else path.parent.name
+    folder = Path(os.path.abspath(config.checkpoint)).parent
+    if folder.name == "checkpoints":
+        folder = folder.parent
+    return f"{folder.parent.name}/{folder.name}" if re.fullmatch(r"seed\d+", folder.name) else folder.name
+
+
+def encoder_sha256(encoder_id: dict | None, config: EncoderConfig, seed: int) -> str:
+    """The encoder's identity in the results store: the checkpoint file's SHA-256 (that of an in-memory module's
+    state dict), or for a random init the SHA-256 of its spec and seed. Two different checkpoints never share it."""
+    for key in ("checkpoint_sha256", "state_dict_sha256"):
+        if encoder_id is not None and key in encoder_id:
+            return encoder_id[key]
+    spec = json.dumps(encoder_key(config, seed, None), sort_keys=True)
+    return hashlib.sha256(spec.encode()).hexdigest()
+
+
+def stored_encoder_sha256(config: EncoderConfig, seed: int) -> str:
+    """``encoder_sha256`` of a checkpoint file or random init, computed without loading it (what a resumed study
+    looks up)."""
+    if config.checkpoint == "random":
+        return encoder_sha256(None, config, seed)
+    return file_sha256(config.checkpoint)
 
 
 def backbone_kwargs(config: EncoderConfig) -> dict:
@@ -184,6 +211,8 @@ class EvalData:
                 raise VsslError(f"{config.manifest}: no samples in split '{split}'")
         # class indices follow the dataset's official order (its sidecar) when imported, else sorted names
         self.classes = {name: class_order(config.manifest, self.train + self.test, name) for name in config.labels}
+        for name, classes in self.classes.items():  # a class seen only at test time cannot be learnt
+            check_test_classes(self.train, self.test, name, classes, config.train_split, config.test_split)
         self.flip = horizontal_flip_allowed(config.manifest)  # off where a mirror changes the label (SSv2)
         self.index = build_index(self.train + self.test, cache=index_path_for(config.manifest), progress=progress)
         # the store holds the very frames decoding gives, so the feature cache key does not depend on it
@@ -249,18 +278,26 @@ def protocol_taps(protocols: list[str], config: EvalConfig, tap_names: tuple[str
 class Recorder:
     """Collects results of one `run_eval` call, each with the run id, encoder, dataset, seed and config hash."""
 
-    def __init__(self, config: EvalConfig):
+    def __init__(self, config: EvalConfig, encoder_id: dict | None = None):
         self.run_id = uuid.uuid4().hex[:12]
+        self.config = config
         self.encoder = encoder_name(config.encoder)
+        self.encoder_id = encoder_id
         self.dataset = config.data.name or Path(config.data.manifest).resolve().parent.name
         self.split = config.data.test_split
         self.digest = config_hash(config)
         self.results: list[Result] = []
 
-    def record(self, protocol: str, label: str, seed: int, metrics: dict[str, float]) -> None:
+    def record(self, protocol: str, label: str, seed: int, metrics: dict[str, float], n_videos: int) -> None:
+        """Results of one protocol computed on ``n_videos`` test videos."""
+        sha256 = encoder_sha256(self.encoder_id, self.config.encoder, seed)
         for metric, value in metrics.items():
             self.results.append(Result(self.run_id, self.encoder, protocol, self.dataset, self.split, label, metric,
-                                       value, seed, self.digest))
+                                       value, seed, self.digest, encoder_sha256=sha256, n_videos=int(n_videos)))
+
+    def finish(self, skipped: set[str]) -> list[Result]:
+        """Every result, each with the number of videos the evaluation skipped as unreadable."""
+        return [replace(r, n_skipped=len(skipped)) for r in self.results]
 
 
 def identify_encoder(config: EncoderConfig, module: nn.Module | None) -> dict | None:
@@ -301,11 +338,13 @@ def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalDat
     test_set, test = extract(config.data.test_split, data.test)
     if config.svm.protocol == "aslan" and "svm" in taps:
         folds = aslan_fold_accuracies(config, test_set, [test[tap] for tap in taps.pop("svm")], seed)
-        recorder.record("svm@aslan", "same", seed, {"accuracy": sum(folds) / len(folds)})
+        recorder.record("svm@aslan", "same", seed, {"accuracy": sum(folds) / len(folds)},
+                        int(readable_rows(test[needed[0]]).sum()))
         if not taps:
             return skipped
     train_set, train = extract(config.data.train_split, data.train)
     test_rows = readable_rows(test[needed[0]])
+    n_test = int(test_rows.sum())
     for label in labels:
         subset = {sample_key(s) for s in data.train_samples(label)}
         in_subset = torch.tensor([sample_key(s) in subset for s in train_set.samples])
@@ -320,17 +359,19 @@ def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalDat
                 if protocol == "knn":
                     scores = placement.host(knn_scores(on(x_train.mean(dim=1)), on(y_train), on(x_test.mean(dim=1)),
                                                        num_classes, config.knn.k, config.knn.temperature))
-                    recorder.record("knn", label, seed, classification_metrics(scores, y_test))
+                    recorder.record("knn", label, seed, classification_metrics(scores, y_test), n_test)
                 elif protocol == "linear":
                     scores = train_linear_probe(x_train, y_train, x_test, num_classes, config.linear, seed, placement)
-                    recorder.record("linear", label, seed, classification_metrics(scores, y_test))
+                    recorder.record("linear", label, seed, classification_metrics(scores, y_test), n_test)
                 elif protocol == "retrieval":
                     hits = retrieval_topk(on(x_train.mean(dim=1)), on(y_train), on(x_test.mean(dim=1)), on(y_test),
                                           config.retrieval.top_k)
-                    recorder.record(protocol_name(tap), label, seed, {f"top{k}": v for k, v in hits.items()})
+                    recorder.record(protocol_name(tap), label, seed, {f"top{k}": v for k, v in hits.items()},
+                                    n_test)
                 else:
                     recorder.record(f"svm@{tap}", label, seed, classification_metrics(
-                        svm_protocol_scores(config, x_train, y_train, x_test, y_test, num_classes, seed), y_test))
+                        svm_protocol_scores(config, x_train, y_train, x_test, y_test, num_classes, seed), y_test),
+                        n_test)
     return skipped
 
 
@@ -373,7 +414,7 @@ def run_finetune(config: EvalConfig, data: EvalData, label: str, seed: int, reco
                                config.data.num_workers, config.progress, Placement.for_eval(config.device, config.amp))
     ok = ~scores.isnan().any(dim=1)
     recorder.record("finetune", label, seed,
-                    classification_metrics(scores[ok], torch.as_tensor(test_set.labels(label))[ok]))
+                    classification_metrics(scores[ok], torch.as_tensor(test_set.labels(label))[ok]), int(ok.sum()))
     return {*skipped, *train_set.unreadable, *test_set.unreadable}
 
 
@@ -398,6 +439,7 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
     if not random_init and not Path(config.encoder.checkpoint).is_file():
         raise VsslError(f"encoder.checkpoint: file not found: {config.encoder.checkpoint}")
     Placement.for_eval(config.device, config.amp)  # a device or precision this machine lacks fails before any work
+    ResultStore.check_writable(config.store)  # an unwritable or foreign store fails before any work too
     encoder_id = identify_encoder(config.encoder, encoder)
     if encoder is not None and not config.encoder.name:
         name = f"{type(encoder).__name__}-{encoder_id['state_dict_sha256'][:8]}"
@@ -405,7 +447,7 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
     share_cpu_with_workers(config.data.num_workers)
     data = EvalData(config.data, config.progress)
     config = replace(config, data=data.config)  # the splits EvalData resolved from the dataset sidecar
-    recorder = Recorder(config)
+    recorder = Recorder(config, encoder_id)
     cache = feature_cache_for(config)
     frozen = [p for p in protocols if p in FROZEN_PROTOCOLS]
     skipped: set[str] = set()
@@ -417,5 +459,6 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
                 skipped |= run_finetune(config, data, label, seed, recorder, encoder)
     if skipped:
         print(f"skipped {len(skipped)} unreadable video(s): {', '.join(sorted(skipped)[:5])}")
-    ResultStore(config.store).add(recorder.results)
-    return recorder.results
+    results = recorder.finish(skipped)
+    ResultStore(config.store).add(results)
+    return results

@@ -9,12 +9,15 @@ from pathlib import Path
 import lightning as L
 import yaml
 from lightning.pytorch.accelerators import CPUAccelerator
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from vssl.core.config import from_dict, to_dict
+from vssl.app.checkpoint_io import AtomicCheckpointIO
+from vssl.app.resume import RandomStates, announce_resume, step_checkpoint
+from vssl.app.progress import StderrProgressBar
+from vssl.core.config import from_dict, ranged, to_dict
 from vssl.core.errors import ConfigError, VsslError
-from vssl.core.io import write_json_atomic, write_text_atomic
+from vssl.core.io import ensure_directory, write_json_atomic, write_text_atomic
 from vssl.core.optim import OptimConfig
 from vssl.core.runtime import quiet_lightning, share_cpu_with_workers
 from vssl.data.clip_store import ClipStore, open_clip_store
@@ -32,25 +35,25 @@ from vssl.models.registry import build_backbone
 class PretrainDataConfig:
     manifest: str = ""  # CSV/JSONL manifest (see vssl.data.manifest)
     split: str = "pretrain"
-    clip_len: int = 8  # Feichtenhofer et al. 2021: T×τ = 8×8
-    stride: int = 8
-    crop_size: int = 224  # Feichtenhofer et al. 2021 §4: 224² crops
-    short_side: tuple[int, int] = (256, 320)  # Feichtenhofer et al. 2021 §4: short side resized to random [256, 320]
-    color_strength: float = 0.5  # Feichtenhofer et al. 2021 §4: colour jitter strength s = 0.5
+    clip_len: int = ranged(8, ge=1)  # Feichtenhofer et al. 2021: T×τ = 8×8
+    stride: int = ranged(8, ge=1)
+    crop_size: int = ranged(224, ge=1)  # Feichtenhofer et al. 2021 §4: 224² crops
+    short_side: tuple[int, int] = ranged((256, 320), ge=1)  # Feichtenhofer et al. 2021 §4: short side resized to random [256, 320]
+    color_strength: float = ranged(0.5, ge=0)  # Feichtenhofer et al. 2021 §4: colour jitter strength s = 0.5
     blur: bool = True  # Feichtenhofer et al. 2021 §4: Gaussian blur on half the clips (SimCLR drops it at CIFAR's 32², Chen et al. 2020 §B.9)
     inception_crop: bool = False  # Feichtenhofer et al. 2021 Table 8 "aug+" uses it
-    temporal_difference_p: float = 0.0  # Feichtenhofer et al. 2021 Table 7: 0.2 = grayscale frame differences on 20 % of clips
-    fps_jitter: float = 0.0  # Feichtenhofer et al. 2021 Table 7: 0.5 = each clip's frame rate jittered by ±50 %
+    temporal_difference_p: float = ranged(0.0, ge=0, le=1)  # Feichtenhofer et al. 2021 Table 7: 0.2 = grayscale frame differences on 20 % of clips
+    fps_jitter: float = ranged(0.0, ge=0, lt=1)  # Feichtenhofer et al. 2021 Table 7: 0.5 = each clip's frame rate jittered by ±50 %
     flip: bool = True  # off for direction-sensitive datasets such as Something-Something v2
-    num_workers: int = 2
+    num_workers: int = ranged(2, ge=0)
     clip_store: bool = True  # read frames from `vssl data cache`'s store when a valid one exists, else decode files
 
 
 @dataclass
 class ModelConfig:
     backbone: str = "r3d_18"
-    width: float = 1.0
-    depth: tuple[int, ...] | None = None  # blocks per stage; None = the backbone's own default
+    width: float = ranged(1.0, gt=0)
+    depth: tuple[int, ...] | None = ranged(None, ge=1)  # blocks per stage; None = the backbone's own default
 
     def kwargs(self) -> dict:
         return {"width": self.width} | ({} if self.depth is None else {"depth": tuple(self.depth)})
@@ -61,14 +64,15 @@ STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork")
 
 @dataclass
 class TrainConfig:
-    epochs: int = 200  # Feichtenhofer et al. 2021 §B.1: 200 epochs default
-    batch_size: int = 8  # per process; Feichtenhofer et al. 2021: 8 clips per GPU
-    seed: int = 0
+    epochs: int = ranged(200, ge=1)  # Feichtenhofer et al. 2021 §B.1: 200 epochs default
+    batch_size: int = ranged(8, ge=1)  # per process; Feichtenhofer et al. 2021: 8 clips per GPU
+    seed: int = ranged(0, ge=0)
     out_dir: str = "runs/pretrain"
-    resume: bool = False  # continue from out_dir/checkpoints/last.ckpt
+    resume: bool = False  # continue from out_dir/checkpoints/last.ckpt (docs/reliability.md, "Resume")
+    checkpoint_every_steps: int = ranged(0, ge=0)  # also rewrite last.ckpt every N steps (mid-epoch resume); 0 = off
     accelerator: str = "auto"
-    devices: int = 1  # processes per node under DDP
-    num_nodes: int = 1
+    devices: int = ranged(1, ge=1)  # processes per node under DDP
+    num_nodes: int = ranged(1, ge=1)
     strategy: str = "auto"  # or "ddp" (re-runs the command per process), "ddp_spawn" / "ddp_fork" (in-process)
     sync_batchnorm: bool = False  # Feichtenhofer et al. 2021 §B.1: SyncBN for BYOL, SimCLR, SwAV; per-GPU BN for MoCo. GPU only
     precision: str = "32-true"
@@ -142,6 +146,12 @@ def without_forbidden_flips(config: PretrainConfig, method_config):
     return config, (replace(method_config, flip=False) if method_flips else method_config)
 
 
+def finite_or_none(value) -> float | None:
+    """A logged metric as a float, or None (JSON null) when missing or not finite: summary.json stays valid JSON."""
+    value = None if value is None else float(value)
+    return value if value is not None and math.isfinite(value) else None
+
+
 def run_pretrain(config: PretrainConfig) -> Path:
     """Train; returns the run folder holding config.yaml, checkpoints/, logs/, encoder.pt and summary.json."""
     if not config.data.manifest:
@@ -152,7 +162,7 @@ def run_pretrain(config: PretrainConfig) -> Path:
     last_checkpoint = out / "checkpoints" / "last.ckpt"
     if config.train.resume and not last_checkpoint.is_file():
         raise VsslError(f"train.resume=true but no checkpoint at {last_checkpoint}")
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_directory(out, "train.out_dir")
     resolved = to_dict(config) | {"method": {"name": method_name, **to_dict(method_config)}}
     write_text_atomic(out / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
@@ -175,7 +185,7 @@ def run_pretrain(config: PretrainConfig) -> Path:
                         f"'{config.data.split}', fewer than train.batch_size={config.train.batch_size}")
     order = method_class.build_order(method_config, dataset, config.train.seed, config.train.epochs)
     loader = make_loader(dataset, config.train.batch_size, shuffle=True, num_workers=config.data.num_workers,
-                         drop_last=True, seed=config.train.seed, order=order)
+                         drop_last=True, seed=config.train.seed, order=order, resumable=True)
     # under DDP each process reads every processes-th video of the epoch's order (Lightning's distributed sampler)
     videos_per_epoch = len(order) if order is not None else len(dataset)
     steps_per_epoch = math.ceil(videos_per_epoch / config.train.processes) // config.train.batch_size
@@ -186,22 +196,29 @@ def run_pretrain(config: PretrainConfig) -> Path:
 
     # keep the newest epoch checkpoint plus last.ckpt, written after every epoch (what `resume` continues from)
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_epochs=1, save_top_k=1)
-    callbacks = [checkpoint, SaveVsslSpec(config.model)]
+    callbacks = [checkpoint, SaveVsslSpec(config.model), RandomStates()]
+    if config.train.checkpoint_every_steps:
+        callbacks.append(step_checkpoint(out / "checkpoints", config.train.checkpoint_every_steps))
     monitor = build_monitor(config, store) if config.monitor.label else None
     if monitor is not None:
         callbacks.append(monitor)
     if config.train.progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=max(1, steps_per_epoch // 10)))
+        callbacks.append(StderrProgressBar(refresh_rate=max(1, steps_per_epoch // 10)))  # stdout: results only
     trainer = L.Trainer(max_epochs=config.train.epochs, accelerator=config.train.accelerator,
                         devices=config.train.devices, num_nodes=config.train.num_nodes,
                         strategy=config.train.strategy, sync_batchnorm=config.train.sync_batchnorm,
                         precision=config.train.precision,
                         logger=CSVLogger(out, name="logs"), callbacks=callbacks,  # a new version_N per (re)start
+                        plugins=[AtomicCheckpointIO()],  # atomic checkpoint writes, weights-only reads
                         enable_progress_bar=config.train.progress, enable_model_summary=False,
                         log_every_n_steps=max(1, min(10, steps_per_epoch)), num_sanity_val_steps=0)
     if config.train.sync_batchnorm and trainer.world_size > 1 and isinstance(trainer.accelerator, CPUAccelerator):
         raise ConfigError("train.sync_batchnorm=true needs GPUs: PyTorch's SyncBatchNorm does not run on CPU")
-    trainer.fit(method, loader, ckpt_path=str(last_checkpoint) if config.train.resume else None)
+    if config.train.checkpoint_every_steps and trainer.world_size > 1:
+        raise ConfigError("train.checkpoint_every_steps needs a single process: under DDP runs resume at epoch ends")
+    if config.train.resume:
+        announce_resume(out, last_checkpoint, loader)
+    trainer.fit(method, loader, ckpt_path=str(last_checkpoint) if config.train.resume else None, weights_only=True)
     if not trainer.is_global_zero:  # under DDP, process 0 writes the run's outputs
         return out
 
@@ -211,7 +228,7 @@ def run_pretrain(config: PretrainConfig) -> Path:
                "videos": len(dataset), "unreadable_at_index": dataset.unreadable,
                "skipped_while_training": skipped,
                "knn_monitor_top1": monitor.history if monitor is not None else [],
-               "final_loss": float(trainer.callback_metrics.get("train/loss_epoch", math.nan))}
+               "final_loss": finite_or_none(trainer.callback_metrics.get("train/loss_epoch"))}
     write_json_atomic(out / "summary.json", summary)
     bad = len(dataset.unreadable) + len(skipped)
     if bad:

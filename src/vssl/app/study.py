@@ -3,8 +3,9 @@
 A study preset (``configs/study/<name>.yaml``) names the synthetic benchmark (generated once under the output
 folder) or a manifest, the evaluation preset and protocols, the number of seeds, reference encoders (``random``)
 and the runs: a name → a pre-training preset plus overrides. Every run of every seed trains in its own folder
-and is skipped when its ``encoder.pt`` exists, and an evaluation already in the store with the same config hash is
-not repeated (an interrupted study resumes where it stopped; an interrupted run resumes from its last checkpoint).
+and is skipped when its ``encoder.pt`` exists, and an evaluation already in the store for the same checkpoint
+(its SHA-256) and config hash is not repeated (an interrupted study resumes where it stopped; an interrupted run
+resumes from its last checkpoint).
 Results go to one store; the table (mean ± std over seeds) is written as Markdown and CSV, with each run's final
 loss and pretext accuracy.
 """
@@ -17,15 +18,18 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from vssl.app.evaluate import EvalConfig, run_eval, with_dataset_splits
-from vssl.app.pretrain import PretrainConfig, run_pretrain
-from vssl.core.config import config_hash, from_dict, load_config, load_preset, merge, parse_overrides
+from vssl.app.evaluate import EvalConfig, EvalDataConfig, run_eval, stored_encoder_sha256, with_dataset_splits
+from vssl.app.pretrain import PretrainConfig, resolve_method, run_pretrain
+from vssl.app.progress import RunClock
+from vssl.core.config import config_hash, from_dict, load_config, load_preset, merge, parse_overrides, ranged
 from vssl.core.errors import ConfigError
 from vssl.core.io import write_text_atomic
 from vssl.data.clip_store import build_clip_store, open_clip_store
+from vssl.data.formats import class_order
+from vssl.data.manifest import read_manifest
 from vssl.data.synthetic import SynthConfig, generate, resolve_config
-from vssl.results.report import (AGREEMENT_HEADERS, comparison_table, format_table, ranking_agreement, summarise,
-                                 summary_csv)
+from vssl.results.report import (AGREEMENT_HEADERS, comparison_table, difference_rows, format_table,
+                                 ranking_agreement, summarise, summary_csv)
 from vssl.results.store import ResultStore
 
 
@@ -39,13 +43,14 @@ class StudyRun:
 class StudyConfig:
     synthetic: str = "tiny"  # synthetic preset generated under <out>/data; ignored when manifest is set
     manifest: str = ""  # an existing manifest with pre-training and labelled splits instead
-    seeds: int = 3
+    seeds: int = ranged(3, ge=1)
     pretrain_overrides: tuple[str, ...] = ()  # applied to every run (e.g. the study's epoch budget)
     eval_preset: str = "synthetic_tiny"
     eval_overrides: tuple[str, ...] = ()
     protocols: tuple[str, ...] = ("knn", "linear")
     references: tuple[str, ...] = ("random",)  # encoders evaluated without pre-training
     runs: dict[str, StudyRun] = field(default_factory=dict)
+    minutes: float = ranged(0.0, ge=0)  # wall-clock on 2 CPU cores, measured or budgeted (0 = unknown); in --help
 
 
 def load_study(preset: str, overrides: list[str] = ()) -> StudyConfig:
@@ -82,14 +87,37 @@ def evaluated_protocol(stored: str) -> str:
     return stored.split("@", 1)[0]
 
 
+def heading(text: str) -> None:
+    """A stage heading of a study's output."""
+    print(f"\n== {text} ==", flush=True)
+
+
+def seeds_note(seeds: int) -> str:
+    """How a table aggregates: ``seed 0`` for one seed, else ``mean ± std over seeds 0–N``."""
+    return "seed 0" if seeds == 1 else f"mean ± std over seeds 0–{seeds - 1}"
+
+
+def chance_levels(data: EvalDataConfig) -> dict[str, float]:
+    """Top-1 of guessing, 100 / number of classes (in evaluation's class numbering), per evaluated label set."""
+    data = with_dataset_splits(data)
+    samples = read_manifest(data.manifest, split=data.train_split) + read_manifest(data.manifest, split=data.test_split)
+    return {label: 100 / len(class_order(data.manifest, samples, label)) for label in data.labels}
+
+
 def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
-              synthetic: str | SynthConfig | None = None) -> str:
+              synthetic: str | SynthConfig | None = None, versus: str | None = None) -> str:
     """Train and evaluate every run for every seed; write ``comparison.md``/``.csv``; return the printed table.
 
-    ``synthetic`` replaces the preset's benchmark by a ready SynthConfig (tests run the same path smaller).
+    ``synthetic`` replaces the preset's benchmark by a ready SynthConfig (tests run the same path smaller);
+    ``versus`` (e.g. ``random``) adds a printed column per method: its mean minus that encoder's.
     """
     out = Path(out)
+    for run in config.runs.values():  # a bad setting stops the study now, not after the runs before it
+        resolve_method(load_config(PretrainConfig, run.preset, "pretrain",
+                                   [*config.pretrain_overrides, *run.overrides]))
+    load_config(EvalConfig, config.eval_preset, "eval", list(config.eval_overrides))
     benchmark = synthetic or config.synthetic
+    heading(f"benchmark: {config.manifest or 'synthetic ' + str(getattr(benchmark, 'name', benchmark))}")
     if config.manifest:
         manifest, dataset = Path(config.manifest), []
     else:
@@ -103,16 +131,24 @@ def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
             f"data.manifest={manifest}", f"encoder.checkpoint={checkpoint}", f"encoder.name={name}", f"seed={seed}",
             f"store={store}", f"progress={flag}", *dataset, *config.eval_overrides])
         digest = config_hash(replace(eval_config, data=with_dataset_splits(eval_config.data)))  # as run_eval stores
+        # keyed on the checkpoint's hash: a retrained run is evaluated again (rows of an older vssl have none)
+        sha256 = stored_encoder_sha256(eval_config.encoder, seed)
         done = {evaluated_protocol(r.protocol)
-                for r in ResultStore(store).query(encoder=name, seed=seed, config_hash=digest)}
+                for r in ResultStore(store).query(encoder=name, seed=seed, config_hash=digest)
+                if r.encoder_sha256 in (sha256, "")}
         if not set(config.protocols) <= done:  # a resumed study does not repeat a stored evaluation
             run_eval(list(config.protocols), eval_config)
 
+    heading(f"pre-training and evaluation: {len(config.runs)} run(s) × {config.seeds} seed(s)"
+            + (f", references {', '.join(config.references)} evaluated per seed" if config.references else ""))
+    clock = RunClock(len(config.runs) * config.seeds)
     for seed in range(config.seeds):
         for name in config.references:
+            print(f"evaluate {name} seed {seed} (no pre-training)", flush=True)
             evaluate(name, name, seed)
         for name, run in config.runs.items():
             run_dir = out / "pretrain" / name / f"seed{seed}"
+            clock.start(name, seed, finished=(run_dir / "encoder.pt").is_file())
             if not (run_dir / "encoder.pt").is_file():
                 resume = (run_dir / "checkpoints" / "last.ckpt").is_file()
                 run_pretrain(load_config(PretrainConfig, run.preset, "pretrain", [
@@ -120,7 +156,12 @@ def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
                     f"train.progress={flag}", f"train.resume={str(resume).lower()}", *config.pretrain_overrides,
                     *run.overrides]))
             evaluate(name, run_dir / "encoder.pt", seed)
-    return write_tables(store, out, progress, pretraining_table(out, config))
+            clock.stop()
+    heading("results")
+    chance = chance_levels(load_config(EvalConfig, config.eval_preset, "eval", [
+        f"data.manifest={manifest}", *dataset, *config.eval_overrides]).data)
+    return write_tables(store, out, progress, pretraining_table(out, config), seeds=config.seeds, chance=chance,
+                        versus=versus)
 
 
 def final_epoch_metrics(run_dir: Path) -> dict[str, float]:
@@ -148,12 +189,16 @@ def pretraining_table(out: Path, config: StudyConfig) -> str:
     return format_table(["run", "final loss", "pretext accuracy (%)"], rows, markdown=True)
 
 
-def write_tables(store: Path, out: Path, echo: bool = True, pretraining: str = "") -> str:
-    """The top-1 comparison (mean ± std over seeds) of everything in ``store``, as text, Markdown and CSV; with
-    ``pretraining`` (a Markdown table) appended to the Markdown file."""
+def write_tables(store: Path, out: Path, echo: bool = True, pretraining: str = "", seeds: int = 0,
+                 chance: dict[str, float] | None = None, versus: str | None = None) -> str:
+    """The top-1 comparison (mean ± std over ``seeds`` seeds; 0 = not known) of everything in ``store``, as text,
+    Markdown and CSV; with ``pretraining`` (a Markdown table) appended to the Markdown file. The printed table also
+    gets a chance line (``chance``: top-1 per label set) and, with ``versus``, a column per method of its mean minus
+    that encoder's."""
     rows = [r for r in summarise(ResultStore(store).query()) if r.metric == "top1"]
-    table = comparison_table(rows)
-    extra = f"\nPre-training, last epoch (mean ± std over seeds):\n\n{pretraining}\n" if pretraining else ""
+    table = comparison_table(rows + (difference_rows(rows, versus) if versus else []))
+    note = seeds_note(seeds) if seeds else "mean ± std over seeds"
+    extra = f"\nPre-training, last epoch ({note}):\n\n{pretraining}\n" if pretraining else ""
     agreement = ranking_agreement(rows)
     if agreement:
         extra += ("\nDo the protocols rank the methods alike? Kendall's τ (ceiling and floor left out):\n\n"
@@ -161,6 +206,9 @@ def write_tables(store: Path, out: Path, echo: bool = True, pretraining: str = "
     write_text_atomic(out / "comparison.md", comparison_table(rows, markdown=True) + "\n" + extra)
     write_text_atomic(out / "comparison.csv", summary_csv(rows))
     if echo:
-        print("\nvideo-level top-1 accuracy (%), mean ± std over seeds:\n" + table)
+        print(f"\nvideo-level top-1 accuracy (%), {note}:\n" + table)
+        if chance:
+            print("chance (100 / number of classes): "
+                  + ", ".join(f"{label} {value:.1f}" for label, value in sorted(chance.items())))
         print(f"\nwritten: {out / 'comparison.md'}, {out / 'comparison.csv'}, results store {store}")
     return table

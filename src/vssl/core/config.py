@@ -2,7 +2,8 @@
 
 A preset is a YAML file whose top-level keys are config sections; ``section.key=value`` overrides on the
 command line are parsed as YAML scalars (``3``, ``0.1``, ``true``, ``[1,1,1,1]``). Unknown keys and values of
-the wrong type raise :class:`ConfigError` naming the dotted key.
+the wrong type raise :class:`ConfigError` naming the dotted key, and so do numbers outside the range a field
+declares with :func:`ranged` (e.g. ``epochs: int = ranged(200, ge=1)``), checked by :func:`from_dict`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from pathlib import Path
@@ -78,6 +80,52 @@ def merge(base: dict, extra: dict) -> dict:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Allowed values of a numeric setting: bounds ``ge``/``gt`` below and ``le``/``lt`` above (None = open)."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def __contains__(self, value) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+
+    def __str__(self) -> str:
+        low = (f"[{self.ge:g}" if self.ge is not None else f"({self.gt:g}" if self.gt is not None else None)
+        high = (f"{self.le:g}]" if self.le is not None else f"{self.lt:g})" if self.lt is not None else None)
+        if low and high:
+            return f"in {low}, {high}"
+        if low:
+            return f"{'>=' if self.ge is not None else '>'} {low[1:]}"
+        return f"{'<=' if self.le is not None else '<'} {high[:-1]}" if high else "any number"
+
+
+RANGE_KEY = "vssl_range"
+
+
+def ranged(default, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+           lt: float | None = None):
+    """A dataclass field whose value (each item of a tuple; None always passes) must lie in the given range when
+    loaded by :func:`from_dict`, e.g. ``lr: float = ranged(0.1, gt=0)``."""
+    return dataclasses.field(default=default, metadata={RANGE_KEY: Range(ge=ge, gt=gt, le=le, lt=lt)})
+
+
+def check_range(value, allowed: Range, key: str) -> None:
+    """Raise naming ``key`` when ``value`` (or one of its items) lies outside ``allowed``."""
+    if value is None:
+        return
+    if isinstance(value, (tuple, list)):
+        for i, item in enumerate(value):
+            check_range(item, allowed, f"{key}[{i}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and value not in allowed:
+        raise ConfigError(f"{key}={value!r} is out of range: expected {allowed}")
+
+
 def _type_name(tp) -> str:
     return getattr(tp, "__name__", str(tp).replace("typing.", ""))
 
@@ -140,7 +188,10 @@ def from_dict(cls, data: dict | None, prefix: str = ""):
         raise ConfigError(f"unknown config key '{where}{unknown[0]}' (valid: {', '.join(sorted(fields))})")
     kwargs = {}
     for name, value in data.items():
-        kwargs[name] = _coerce(value, hints[name], f"{prefix}.{name}" if prefix else name)
+        key = f"{prefix}.{name}" if prefix else name
+        kwargs[name] = _coerce(value, hints[name], key)
+        if RANGE_KEY in fields[name].metadata:
+            check_range(kwargs[name], fields[name].metadata[RANGE_KEY], key)
     missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
                and f.default_factory is dataclasses.MISSING]
     if missing:

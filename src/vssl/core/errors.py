@@ -11,3 +11,8 @@ class ConfigError(VsslError):
 
 class VideoReadError(VsslError):
     """A video (or frame directory) that cannot be opened or decoded; the message names the file."""
+
+
+class OutputError(VsslError, OSError):
+    """A file or folder that cannot be written (no permission, no space, a file where a folder should be); the
+    message names it. Still an OSError, so handlers of OS errors keep working."""

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from vssl.core.errors import OutputError
+
 
 def _temp_sibling(path: Path) -> Path:
     """Create a new, empty, uniquely named hidden file next to ``path`` (``.<name>.<random>.tmp``; permissions as
@@ -25,18 +27,42 @@ def _temp_sibling(path: Path) -> Path:
             continue
 
 
+def output_error(path: str | os.PathLike, error: OSError, what: str = "cannot write") -> OutputError:
+    """One line naming ``path`` and the OS's reason (e.g. 'No space left on device')."""
+    if isinstance(error, OutputError):
+        return error
+    return OutputError(f"{what} {path}: {error.strerror or error}")
+
+
+def ensure_directory(path: str | os.PathLike, key: str = "") -> Path:
+    """Create folder ``path`` with any missing parents; an OutputError naming it (and the setting ``key``) if that
+    is impossible (a read-only place, a file in the way)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise output_error(path, error, f"{key}: cannot create folder" if key else "cannot create folder") from None
+    return path
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s folder (created, with any missing parents) for the caller to write; on
-    success it replaces ``path`` with ``os.replace``, on an exception it is removed and ``path`` is untouched."""
+    success it replaces ``path`` with ``os.replace``, on an exception it is removed and ``path`` is untouched. An
+    OSError (no space, no permission) becomes an OutputError naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_sibling(path)
+    ensure_directory(path.parent)
+    try:
+        tmp = _temp_sibling(path)
+    except OSError as error:
+        raise output_error(path, error) from None
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise output_error(path, error) from error
         raise
 
 
@@ -57,6 +83,18 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_open(path, "wb") as handle:
         handle.write(data)
+
+
+def torch_save_atomic(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save(obj)`` to ``path`` atomically: serialised in memory, then written as bytes, so that a failed
+    write (e.g. a full disk) raises an OSError, hence an OutputError naming ``path``, and leaves no partial file."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_bytes_atomic(path, buffer.getbuffer())
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any, indent: int | None = 2, trailing_newline: bool = False,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "lars", "adam", "adamw")
@@ -19,15 +20,15 @@ SCHEDULES = ("cosine", "step")
 @dataclass
 class OptimConfig:
     name: str = "sgd"  # sgd | lars | adam | adamw (Feichtenhofer et al. 2021 §B.1: SGD for MoCo, SGD+LARS for the others)
-    lr: float = 0.4  # Feichtenhofer et al. 2021 §B.1: ρMoCo base LR 0.4 (batch 512); tiny presets override
-    weight_decay: float = 1e-4  # Feichtenhofer et al. 2021 §B.1: ρMoCo 1e-4
-    momentum: float = 0.9  # Feichtenhofer et al. 2021 [code]: SGD momentum 0.9
-    warmup_epochs: float = 35.0  # Feichtenhofer et al. 2021 [code]: 35 of 200 epochs, linear warm-up
-    warmup_start_lr: float = 0.001  # Feichtenhofer et al. 2021 [code]: warm-up starts from LR 0.001
-    lars_trust: float = 0.001  # Feichtenhofer et al. 2021 §B.1: LARS trust coefficient
+    lr: float = ranged(0.4, gt=0)  # Feichtenhofer et al. 2021 §B.1: ρMoCo base LR 0.4 (batch 512); tiny presets override
+    weight_decay: float = ranged(1e-4, ge=0)  # Feichtenhofer et al. 2021 §B.1: ρMoCo 1e-4
+    momentum: float = ranged(0.9, ge=0, le=1)  # Feichtenhofer et al. 2021 [code]: SGD momentum 0.9
+    warmup_epochs: float = ranged(35.0, ge=0)  # Feichtenhofer et al. 2021 [code]: 35 of 200 epochs, linear warm-up
+    warmup_start_lr: float = ranged(0.001, ge=0)  # Feichtenhofer et al. 2021 [code]: warm-up starts from LR 0.001
+    lars_trust: float = ranged(0.001, gt=0)  # Feichtenhofer et al. 2021 §B.1: LARS trust coefficient
     schedule: str = "cosine"  # cosine (Feichtenhofer et al. 2021 §B.1: half-period cosine) | step (×gamma at each milestone)
-    milestones: tuple[float, ...] = ()  # step schedule: epochs at which the LR is multiplied by gamma
-    gamma: float = 0.1
+    milestones: tuple[float, ...] = ranged((), ge=0)  # step schedule: epochs at which the LR is multiplied by gamma
+    gamma: float = ranged(0.1, gt=0)
 
 
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float, key: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -129,12 +131,67 @@ class EpochShuffleSampler(Sampler):
         return self.size
 
 
+class ResumableOrder(Sampler):
+    """An epoch order (a sampler with ``set_epoch``) whose next pass can start ``skip`` keys in."""
+
+    def __init__(self, order: Sampler):
+        self.order = order
+        self.epoch = getattr(order, "epoch", 0)
+        self.skip = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.order.set_epoch(epoch)
+
+    def __iter__(self):
+        skip, self.skip = self.skip, 0
+        return itertools.islice(iter(self.order), skip, None)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+class ResumableLoader(DataLoader):
+    """A loader over a :class:`ResumableOrder` whose position, {"epoch", "batches" taken in it}, Lightning saves in
+    every checkpoint (``state_dict``) and restores before it first iterates (``load_state_dict``): a run resumed
+    from a mid-epoch checkpoint continues with the next batch of that epoch, one resumed from an epoch-end
+    checkpoint with the next epoch, with the keys an uninterrupted run draws, whenever Lightning creates the
+    iterator. Its own ``generator`` seeds the workers, so creating an iterator never draws from the global torch RNG.
+    Under DDP (Lightning wraps the order in a distributed sampler) only the epoch is restored."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.taken = 0
+
+    def __iter__(self):
+        skip = self.sampler.skip if isinstance(self.sampler, ResumableOrder) else 0
+        self.taken = skip // self.batch_size
+        for batch in super().__iter__():
+            self.taken += 1
+            yield batch
+
+    def state_dict(self) -> dict:
+        return {"epoch": int(self.sampler.epoch), "batches": int(self.taken)}
+
+    def load_state_dict(self, state: dict) -> None:
+        finished = state["batches"] >= len(self)
+        self.sampler.set_epoch(state["epoch"] + 1 if finished else state["epoch"])
+        if isinstance(self.sampler, ResumableOrder):
+            self.sampler.skip = 0 if finished else state["batches"] * self.batch_size
+        self.taken = 0 if finished else state["batches"]
+
+
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int, drop_last: bool = False,
-                seed: int = 0, order: Sampler | None = None, pin_memory: bool = False) -> DataLoader:
+                seed: int = 0, order: Sampler | None = None, pin_memory: bool = False,
+                resumable: bool = False) -> DataLoader:
     """Shuffled loaders use :class:`EpochShuffleSampler` (call ``loader.sampler.set_epoch`` outside Lightning),
     or ``order``: any sampler with ``set_epoch`` that yields (epoch, index) keys (e.g. a curriculum).
-    ``pin_memory`` (for a CUDA consumer) puts batches in page-locked memory for asynchronous copies."""
+    ``pin_memory`` (for a CUDA consumer) puts batches in page-locked memory for asynchronous copies.
+    ``resumable`` (shuffled only) returns a :class:`ResumableLoader` (pre-training)."""
     sampler = order if order is not None else EpochShuffleSampler(len(dataset), seed) if shuffle else None
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                      collate_fn=collate_clips, drop_last=drop_last, persistent_workers=num_workers > 0,
-                      pin_memory=pin_memory)
+    common = {"batch_size": batch_size, "num_workers": num_workers, "collate_fn": collate_clips,
+              "drop_last": drop_last, "persistent_workers": num_workers > 0, "pin_memory": pin_memory}
+    if resumable and sampler is not None:
+        return ResumableLoader(dataset, sampler=ResumableOrder(sampler),
+                               generator=torch.Generator().manual_seed(seed), **common)
+    return DataLoader(dataset, sampler=sampler, **common)

@@ -1,6 +1,6 @@
 """Dataset manifests: one row per video (or segment) with path, split, optional times and label sets.
 
-A manifest is a CSV or JSONL file. Columns / keys:
+A manifest is a CSV or JSONL file. Columns / keys (``path`` and ``split`` required; checked when read):
   path   video file or frame directory, absolute or relative to the manifest's folder
   split  e.g. pretrain, train, test
   start, end   optional segment bounds in seconds (empty = whole video)
@@ -20,6 +20,15 @@ from vssl.core.errors import VsslError
 from vssl.core.io import atomic_open
 
 RESERVED_COLUMNS = ("path", "split", "start", "end")
+REQUIRED_COLUMNS = ("path", "split")
+
+
+def check_columns(columns, where: str, kind: str = "column") -> None:
+    """Raise naming the first required column (``path``, ``split``) that ``columns`` lacks, and ``where``."""
+    columns = list(columns or [])
+    for name in REQUIRED_COLUMNS:
+        if name not in columns:
+            raise VsslError(f"{where}: manifest needs a '{name}' {kind} (has: {', '.join(map(str, columns)) or 'none'})")
 
 
 @dataclass
@@ -68,20 +77,24 @@ def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[Sam
     root = path.parent
     samples: list[Sample] = []
     if path.suffix == ".jsonl":
+        rows = []
         with open(path) as f:
             for line_no, line in enumerate(f, 1):
                 if not line.strip():
                     continue
                 try:
-                    row = json.loads(line)
+                    rows.append((line_no, json.loads(line)))
                 except json.JSONDecodeError as e:
                     raise VsslError(f"{path}:{line_no}: invalid JSON ({e.msg})") from None
-                samples.append(_sample_from_row(row, root, f"{path}:{line_no}"))
+        for line_no, row in rows:  # syntax first, then structure
+            if not isinstance(row, dict):
+                raise VsslError(f"{path}:{line_no}: a manifest row must be a JSON object, got {row!r}")
+            check_columns(row, f"{path}:{line_no}", "key")
+            samples.append(_sample_from_row(row, root, f"{path}:{line_no}"))
     elif path.suffix == ".csv":
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
-            if reader.fieldnames is None or "path" not in reader.fieldnames:
-                raise VsslError(f"{path}: CSV manifest needs a 'path' column")
+            check_columns(reader.fieldnames, str(path))
             for line_no, row in enumerate(reader, 2):
                 samples.append(_sample_from_row(row, root, f"{path}:{line_no}"))
     else:

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vssl.core.io import atomic_path
+from vssl.core.io import ensure_directory, torch_save_atomic
 from vssl.core.runtime import Placement
 from vssl.data.loader import VideoClipDataset
 from vssl.evaluation.features import extract_tap_features
@@ -74,11 +74,10 @@ class FeatureCache:
     def save(self, key: dict, paths: list[str], features: torch.Tensor) -> None:
         if self.folder is None:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
+        ensure_directory(self.folder, "feature_cache")
         target = self._file(key)
-        with atomic_path(target) as tmp:
-            torch.save({"features": features, "paths": paths, "key": json.dumps(key, sort_keys=True, default=str)},
-                       tmp)
+        torch_save_atomic({"features": features, "paths": paths,
+                           "key": json.dumps(key, sort_keys=True, default=str)}, target)
 
 
 def cached_tap_features(cache: FeatureCache, key: dict, encoder: Callable[[], nn.Module], dataset: VideoClipDataset,

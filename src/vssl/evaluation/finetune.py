@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
 from vssl.core.optim import EVAL_OPTIMIZERS, make_optimizer, schedule_factor
 from vssl.core.runtime import Placement
@@ -18,14 +19,14 @@ STEP_GAMMA = 0.1  # Feichtenhofer et al. 2021 §5 and Thoker 2023 Table B.2: LR 
 
 @dataclass
 class FinetuneConfig:
-    epochs: int = 200  # Feichtenhofer et al. 2021 §5: UCF101/HMDB51 fine-tune 200 epochs
-    lr: float = 0.025  # Feichtenhofer et al. 2021 §5: LR 0.025, ×0.1 at epochs 60/120/180
-    milestones: tuple[int, ...] = (60, 120, 180)
-    dropout: float = 0.8  # Feichtenhofer et al. 2021 §5
-    weight_decay: float = 0.0  # Feichtenhofer et al. 2021 §5
-    batch_size: int = 8
+    epochs: int = ranged(200, ge=1)  # Feichtenhofer et al. 2021 §5: UCF101/HMDB51 fine-tune 200 epochs
+    lr: float = ranged(0.025, gt=0)  # Feichtenhofer et al. 2021 §5: LR 0.025, ×0.1 at epochs 60/120/180
+    milestones: tuple[int, ...] = ranged((60, 120, 180), ge=0)
+    dropout: float = ranged(0.8, ge=0, le=1)  # Feichtenhofer et al. 2021 §5
+    weight_decay: float = ranged(0.0, ge=0)  # Feichtenhofer et al. 2021 §5
+    batch_size: int = ranged(8, ge=1)
     optimizer: str = "sgd"  # sgd (momentum 0.9; Feichtenhofer et al. 2021 §5) | adam (SEVERE, Thoker 2023 Table B.2)
-    freeze_stages: int = 0  # leading backbone stages kept frozen (weights and BN statistics); 2 = stem + first stage
+    freeze_stages: int = ranged(0, ge=0)  # leading backbone stages kept frozen (weights and BN statistics); 2 = stem + first stage
 
 
 class Classifier(nn.Module):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from vssl.core.config import ranged
 from vssl.core.optim import EVAL_OPTIMIZERS, make_optimizer, schedule_factor
 from vssl.core.runtime import Placement
 
@@ -15,14 +16,14 @@ STEP_GAMMA = 0.1  # Thoker 2023 Table B.2: multi-step schedule with γ = 0.1
 
 @dataclass
 class LinearConfig:
-    epochs: int = 100
-    lr: float = 0.1  # SGD on standardised features; Feichtenhofer et al. 2021 uses 4.0 on raw pool5 features of a full model
-    weight_decay: float = 0.0  # Feichtenhofer et al. 2021 §5: wd 0 for the linear protocol
-    batch_size: int = 256
+    epochs: int = ranged(100, ge=1)
+    lr: float = ranged(0.1, gt=0)  # SGD on standardised features; Feichtenhofer et al. 2021 uses 4.0 on raw pool5 features of a full model
+    weight_decay: float = ranged(0.0, ge=0)  # Feichtenhofer et al. 2021 §5: wd 0 for the linear protocol
+    batch_size: int = ranged(256, ge=1)
     optimizer: str = "sgd"  # sgd (momentum 0.9) | adam (SEVERE's linear probes, Thoker 2023 Table B.2 [code])
     schedule: str = "cosine"  # cosine (Feichtenhofer et al. 2021 §5) | step: ×0.1 at each of ``milestones`` (Thoker 2023 Table B.2)
-    milestones: tuple[int, ...] = ()  # epochs, for schedule=step
-    warmup_epochs: float = 0.0  # linear warm-up from 0; Feichtenhofer et al. 2021 §5 warms up 8 epochs on K400
+    milestones: tuple[int, ...] = ranged((), ge=0)  # epochs, for schedule=step
+    warmup_epochs: float = ranged(0.0, ge=0)  # linear warm-up from 0; Feichtenhofer et al. 2021 §5 warms up 8 epochs on K400
     standardize: bool = True  # standardise features with the training mean/std (Feichtenhofer et al. 2021 trains on raw features)
 
 

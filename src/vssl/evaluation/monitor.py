@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 
+from vssl.core.config import ranged
 from vssl.core.runtime import Placement
 from vssl.data.clip_store import ClipStore
 from vssl.data.index import VideoIndex
@@ -24,9 +25,9 @@ class MonitorConfig:
     label: str = ""  # label set to monitor; "" = no monitor
     train_split: str = "train"
     test_split: str = "test"
-    k: int = 20
-    num_clips: int = 1  # uniformly spaced clips per video (1 keeps the monitor cheap)
-    every_n_epochs: int = 1
+    k: int = ranged(20, ge=1)
+    num_clips: int = ranged(1, ge=1)  # uniformly spaced clips per video (1 keeps the monitor cheap)
+    every_n_epochs: int = ranged(1, ge=1)
 
 
 class KnnMonitor(L.Callback):

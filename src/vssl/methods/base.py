@@ -19,6 +19,7 @@ import lightning as L
 import torch
 from torch import nn
 
+from vssl.core.config import ranged
 from vssl.core.optim import OptimConfig, build_optimizer, build_scheduler
 from vssl.data.sampling import RhoClipSampler
 from vssl.data.transforms import build_train_transform
@@ -29,8 +30,8 @@ from vssl.methods.distributed import all_reduce_max
 class RhoClipsConfig:
     """The clip settings every ρ-method shares (Feichtenhofer et al. 2021); each method's config extends it."""
 
-    rho: int = 2  # clips per video; Feichtenhofer et al. 2021 ablations use ρ = 2 (Table 2)
-    max_distance_s: float | None = None  # t_max between positives in seconds (Feichtenhofer et al. 2021 Table 4); None = global
+    rho: int = ranged(2, ge=1)  # clips per video; Feichtenhofer et al. 2021 ablations use ρ = 2 (Table 2)
+    max_distance_s: float | None = ranged(None, gt=0)  # t_max between positives in seconds (Feichtenhofer et al. 2021 Table 4); None = global
 
 
 class Method(L.LightningModule):
@@ -93,6 +94,12 @@ class Method(L.LightningModule):
 
     def after_step(self, views: torch.Tensor) -> None:
         """Hook after the optimiser step (e.g. queue updates)."""
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["skipped_paths"] = list(self.skipped_paths)  # a resumed run still reports the earlier ones
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.skipped_paths = list(checkpoint.get("skipped_paths", []))
 
     def training_step(self, batch, batch_idx):
         self.skipped_paths.extend(batch["skipped"])

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
 from vssl.data.pretext_sampling import PaceClipSampler, as_fraction, pace_label
 from vssl.data.transforms import ColorJitter, Compose, Normalize, spatial_train_transforms
@@ -49,11 +50,11 @@ class PaceConfig:
     complexity: str | None = None  # C1/C2/C3 = paces [1,3]/[1,4]/[1,5] (Wang 2020 Table 4.1); None = use `paces`
     per_frame_jitter: bool = True  # Wang 2020 Table 4.5: jitter every frame independently
     jitter: tuple[float, float, float, float] = (0.8, 0.8, 0.8, 0.2)  # brightness, contrast, saturation, hue [ref]
-    jitter_p: float = 0.8  # probability of jittering a frame [ref: RandomApply p = 0.8]
+    jitter_p: float = ranged(0.8, ge=0, le=1)  # probability of jittering a frame [ref: RandomApply p = 0.8]
     contrast: str = "none"  # none | same_context | same_pace (Wang 2020 §4.2.3)
-    cls_weight: float = 1.0  # λ_cls (Wang 2020 §4.3)
-    ctr_weight: float = 0.1  # λ_ctr (Wang 2020 §4.3)
-    projection_dim: int | None = None  # "+fc" (Table 4.6): Linear + ReLU into this many dims; None = features
+    cls_weight: float = ranged(1.0, ge=0)  # λ_cls (Wang 2020 §4.3)
+    ctr_weight: float = ranged(0.1, ge=0)  # λ_ctr (Wang 2020 §4.3)
+    projection_dim: int | None = ranged(None, ge=1)  # "+fc" (Table 4.6): Linear + ReLU into this many dims; None = features
 
     def __post_init__(self):
         apply_complexity(self, "paces", PACE_LEVELS)

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vssl.core.config import ranged
 from vssl.core.errors import ConfigError, VsslError
 from vssl.data.pretext_sampling import PaceClipSampler, pace_label
 from vssl.methods.pretext_common import PretextMethod, apply_complexity, reject_fps_jitter
@@ -50,8 +51,8 @@ DECODER_DIVISORS = (2, 4, 8, 8)
 class PRPConfig:
     dilations: tuple[int, ...] = (1, 2, 4, 8)  # PRP code sample_step_list (Kumar et al. 2023 C3)
     complexity: str | None = None  # C1/C2/C3 = (1,2)/(1,2,4)/(1,2,4,8) (Kumar et al. 2023 §4.3); None = use `dilations`
-    recon_weight: float = 1.0  # PRP code: loss = loss_recon + 0.1 · loss_class
-    cls_weight: float = 0.1
+    recon_weight: float = ranged(1.0, ge=0)  # PRP code: loss = loss_recon + 0.1 · loss_class
+    cls_weight: float = ranged(0.1, ge=0)
     attention_patch: float = 0.25  # patch side / crop side: 28 of 112 px (PRP code)
     attention_stride: float = 0.25  # patch step / patch side: 7 of 28 px (PRP code)
     attention_range: tuple[float, float] = (0.8, 2.0)  # weights min–max scaled into this (PRP code)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from vssl.core.config import ranged
 from vssl.methods.base import Method, RhoClipsConfig
 from vssl.methods.losses import byol_loss, cosine_momentum
 from vssl.models.heads import mlp_head
@@ -13,12 +14,12 @@ from vssl.models.heads import mlp_head
 
 @dataclass
 class RhoBYOLConfig(RhoClipsConfig):
-    momentum: float = 0.996  # m_base, cosine-annealed to 1 (Feichtenhofer et al. 2021 §B.1)
-    proj_dim: int = 256  # Feichtenhofer et al. 2021 §B.1
-    proj_hidden: int = 4096  # Feichtenhofer et al. 2021 Table 16: 2-layer projection and predictor MLPs, hidden 4096, with BN
-    proj_layers: int = 2
-    pred_hidden: int = 4096
-    pred_layers: int = 2
+    momentum: float = ranged(0.996, ge=0, le=1)  # m_base, cosine-annealed to 1 (Feichtenhofer et al. 2021 §B.1)
+    proj_dim: int = ranged(256, ge=1)  # Feichtenhofer et al. 2021 §B.1
+    proj_hidden: int = ranged(4096, ge=1)  # Feichtenhofer et al. 2021 Table 16: 2-layer projection and predictor MLPs, hidden 4096, with BN
+    proj_layers: int = ranged(2, ge=1)
+    pred_hidden: int = ranged(4096, ge=1)
+    pred_layers: int = ranged(2, ge=1)
 
 
 class RhoBYOL(Method):

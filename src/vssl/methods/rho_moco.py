@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from vssl.core.config import ranged
 from vssl.methods.base import Method, RhoClipsConfig
 from vssl.methods.distributed import concat_all_gather, is_distributed, shuffle_across_ranks, unshuffle_across_ranks
 from vssl.methods.losses import cosine_momentum, info_nce
@@ -15,15 +16,15 @@ from vssl.models.heads import mlp_head
 
 @dataclass
 class RhoMoCoConfig(RhoClipsConfig):
-    temperature: float = 0.1  # Feichtenhofer et al. 2021 §B.1
-    queue_size: int = 65536  # Feichtenhofer et al. 2021 §B.1
-    momentum: float = 0.994  # m_base, cosine-annealed to 1 (Feichtenhofer et al. 2021 Table 15)
-    proj_dim: int = 128  # Feichtenhofer et al. 2021 §B.1
-    proj_hidden: int = 2048  # Feichtenhofer et al. 2021 Table 16: 3-layer MLP, hidden 2048, no BN for MoCo
-    proj_layers: int = 3
+    temperature: float = ranged(0.1, gt=0)  # Feichtenhofer et al. 2021 §B.1
+    queue_size: int = ranged(65536, ge=1)  # Feichtenhofer et al. 2021 §B.1
+    momentum: float = ranged(0.994, ge=0, le=1)  # m_base, cosine-annealed to 1 (Feichtenhofer et al. 2021 Table 15)
+    proj_dim: int = ranged(128, ge=1)  # Feichtenhofer et al. 2021 §B.1
+    proj_hidden: int = ranged(2048, ge=1)  # Feichtenhofer et al. 2021 Table 16: 3-layer MLP, hidden 2048, no BN for MoCo
+    proj_layers: int = ranged(3, ge=1)
     proj_batch_norm: bool = False
     multi_positive: str = "rows"  # "rows" = PySlowFast form (one InfoNCE row per positive); "sum" = Eq. 1
-    shuffle_bn_groups: int = 4  # one process: keys' BN over random groups of clips (MoCo §3.3); DDP: one per process
+    shuffle_bn_groups: int = ranged(4, ge=1)  # one process: keys' BN over random groups of clips (MoCo §3.3); DDP: one per process
 
 
 class RhoMoCo(Method):

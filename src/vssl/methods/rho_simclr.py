@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from vssl.core.config import ranged
 from vssl.methods.base import Method, RhoClipsConfig
 from vssl.methods.distributed import gather_with_grad, rank_offset
 from vssl.methods.losses import info_nce
@@ -15,10 +16,10 @@ from vssl.models.heads import mlp_head
 
 @dataclass
 class RhoSimCLRConfig(RhoClipsConfig):
-    temperature: float = 0.1  # Feichtenhofer et al. 2021 §B.1
-    proj_dim: int = 128  # Feichtenhofer et al. 2021 §B.1
-    proj_hidden: int = 2048  # Feichtenhofer et al. 2021 Table 16: 3-layer MLP, hidden 2048, with BN
-    proj_layers: int = 3
+    temperature: float = ranged(0.1, gt=0)  # Feichtenhofer et al. 2021 §B.1
+    proj_dim: int = ranged(128, ge=1)  # Feichtenhofer et al. 2021 §B.1
+    proj_hidden: int = ranged(2048, ge=1)  # Feichtenhofer et al. 2021 Table 16: 3-layer MLP, hidden 2048, with BN
+    proj_layers: int = ranged(3, ge=1)
     multi_positive: str = "sum"  # Eq. 1 sums the positives in the numerator; "rows" = one row per positive
 
 

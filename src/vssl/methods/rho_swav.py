@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vssl.core.config import ranged
 from vssl.methods.base import Method, RhoClipsConfig
 from vssl.methods.losses import swav_loss
 from vssl.models.heads import mlp_head
@@ -15,14 +16,14 @@ from vssl.models.heads import mlp_head
 
 @dataclass
 class RhoSwAVConfig(RhoClipsConfig):
-    temperature: float = 0.1  # α, Feichtenhofer et al. 2021 §B.1
-    num_prototypes: int = 1000  # Feichtenhofer et al. 2021 [code]
-    sinkhorn_iterations: int = 3  # Feichtenhofer et al. 2021 §B.1
-    epsilon: float = 0.05  # Feichtenhofer et al. 2021 §B.1
-    freeze_prototypes_epochs: int = 1  # Feichtenhofer et al. 2021 §B.1: prototypes frozen for the first epoch
-    proj_dim: int = 128  # Feichtenhofer et al. 2021 §B.1
-    proj_hidden: int = 2048  # Feichtenhofer et al. 2021 Table 16: 3-layer MLP with BN
-    proj_layers: int = 3
+    temperature: float = ranged(0.1, gt=0)  # α, Feichtenhofer et al. 2021 §B.1
+    num_prototypes: int = ranged(1000, ge=1)  # Feichtenhofer et al. 2021 [code]
+    sinkhorn_iterations: int = ranged(3, ge=1)  # Feichtenhofer et al. 2021 §B.1
+    epsilon: float = ranged(0.05, gt=0)  # Feichtenhofer et al. 2021 §B.1
+    freeze_prototypes_epochs: int = ranged(1, ge=0)  # Feichtenhofer et al. 2021 §B.1: prototypes frozen for the first epoch
+    proj_dim: int = ranged(128, ge=1)  # Feichtenhofer et al. 2021 §B.1
+    proj_hidden: int = ranged(2048, ge=1)  # Feichtenhofer et al. 2021 Table 16: 3-layer MLP with BN
+    proj_layers: int = ranged(3, ge=1)
 
 
 class RhoSwAV(Method):

@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from vssl.core.config import ranged
 from vssl.core.errors import ConfigError, VsslError
 from vssl.data.curriculum import CurriculumOrder, check_curriculum
 from vssl.data.flow_statistics import APPEARANCE_LABELS, MOTION_LABELS
@@ -45,17 +46,17 @@ from vssl.models.heads import mlp_head
 
 @dataclass
 class StatisticsConfig:
-    motion_weight: float = 1.0  # λ_m, Wang 2020 §3.4.2
-    appearance_weight: float = 0.1  # λ_a, Wang 2020 §3.4.2
-    head_hidden: int = 2048  # Wang 2020 Table 2.1: fc6 and fc7 of 2048 in each branch
-    head_layers: int = 3  # fc6, fc7, output (Table 2.1)
-    position_step: int = 0  # frames between labelled clip starts; 0 = one clip span (non-overlapping, §3.4.2)
+    motion_weight: float = ranged(1.0, ge=0)  # λ_m, Wang 2020 §3.4.2
+    appearance_weight: float = ranged(0.1, ge=0)  # λ_a, Wang 2020 §3.4.2
+    head_hidden: int = ranged(2048, ge=1)  # Wang 2020 Table 2.1: fc6 and fc7 of 2048 in each branch
+    head_layers: int = ranged(3, ge=1)  # fc6, fc7, output (Table 2.1)
+    position_step: int = ranged(0, ge=0)  # frames between labelled clip starts; 0 = one clip span (non-overlapping, §3.4.2)
     labels: str = ""  # label cache file; "" = the default next to data.manifest (vssl.data.label_cache)
     compute_labels: bool = False  # compute a missing label cache before training (fine for small data, one process)
     flip: bool = True  # Wang 2020 §3.4.2: random horizontal flip of the whole clip, with the mirrored clip's labels;
     # turned off on a dataset that forbids mirrors (vssl.app.pretrain.without_forbidden_flips)
     curriculum: str = "none"  # none | single_step | easiest_half | hardest_half | random_half (§3.2, Table 3.3)
-    curriculum_step_epochs: int | None = None  # Eq. 3.2 step_length in epochs; None = half of train.epochs (§3.2)
+    curriculum_step_epochs: int | None = ranged(None, ge=1)  # Eq. 3.2 step_length in epochs; None = half of train.epochs (§3.2)
 
     def __post_init__(self):
         check_curriculum(self.curriculum)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
 from vssl.data.sampling import RandomClipSampler
 from vssl.data.transforms import build_train_transform
@@ -23,7 +24,7 @@ from vssl.methods.pretext_common import PretextMethod
 @dataclass
 class SupervisedConfig:
     labels: tuple[str, ...] = ("label",)  # manifest label columns, one head each
-    dropout: float = 0.5  # before every head, as in the fine-tuning protocol (Thoker 2023, Table B.2: 0.5)
+    dropout: float = ranged(0.5, ge=0, le=1)  # before every head, as in the fine-tuning protocol (Thoker 2023, Table B.2: 0.5)
 
     def __post_init__(self):
         if not self.labels:

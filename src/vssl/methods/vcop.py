@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
 from vssl.data.pretext_sampling import ClipTupleSampler, tuple_order
 from vssl.methods.pretext_common import PretextMethod, apply_complexity, reject_fps_jitter
@@ -30,9 +31,9 @@ TUPLE_LEVELS = {"C1": 3, "C2": 4, "C3": 5}
 class VCOPConfig:
     tuple_len: int = 3  # N clips per tuple; VCOP code default `--tl 3` (Kumar et al. 2023 C1)
     complexity: str | None = None  # C1/C2/C3 = N of 3/4/5 (Kumar et al. 2023 §4.3); None = use `tuple_len`
-    gap: int = 8  # frames between consecutive clips; VCOP code `interval` 8 (Kumar et al. 2023 §1: "gap 8")
-    hidden_dim: int = 512  # fc7 width applied to each concatenated pair (VCOP code)
-    dropout: float = 0.5  # before the final classifier (VCOP code)
+    gap: int = ranged(8, ge=1)  # frames between consecutive clips; VCOP code `interval` 8 (Kumar et al. 2023 §1: "gap 8")
+    hidden_dim: int = ranged(512, ge=1)  # fc7 width applied to each concatenated pair (VCOP code)
+    dropout: float = ranged(0.5, ge=0, le=1)  # before the final classifier (VCOP code)
 
     def __post_init__(self):
         apply_complexity(self, "tuple_len", TUPLE_LEVELS)

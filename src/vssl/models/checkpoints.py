@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from vssl.core.errors import VsslError
-from vssl.core.io import atomic_path
+from vssl.core.io import torch_save_atomic
 from vssl.models.registry import build_backbone
 
 ENCODER_FORMAT = "vssl-encoder-v1"
@@ -154,13 +154,10 @@ class LoadReport:
 
 def save_encoder(path: str | Path, backbone: nn.Module, backbone_name: str, backbone_kwargs: dict) -> None:
     """Write the encoder's weights and how to rebuild it; atomic (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": ENCODER_FORMAT, "backbone": backbone_name,
                "backbone_kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in backbone_kwargs.items()},
                "state_dict": {k: v.detach().cpu() for k, v in backbone.state_dict().items()}}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    torch_save_atomic(payload, path)
 
 
 def read_checkpoint(path: str | Path) -> dict:

@@ -14,9 +14,7 @@ __all__ = ["Result", "ResultStore", "SummaryRow", "comparison_table", "load", "s
 def load(path: str | Path = "runs/results.sqlite", **filters) -> list[Result]:
     """Every result stored in ``path`` (oldest first), optionally only those whose columns equal ``filters``
     (encoder, protocol, dataset, split, label, metric, seed, run_id, ...)."""
-    if not Path(path).is_file():
-        raise VsslError(f"results store not found: {path}")
     try:
-        return ResultStore(path).query(**filters)
+        return ResultStore(path, create=False).query(**filters)  # one line if missing or not a store
     except ValueError as e:  # an unknown column
         raise VsslError(f"{path}: {e}") from None

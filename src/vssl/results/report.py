@@ -21,23 +21,67 @@ class SummaryRow:
     mean: float
     std: float
     seeds: int
+    n: int | None = None  # test videos per seed (the fewest over seeds; None: not recorded)
+    skipped: int | None = None  # unreadable videos skipped per seed (the most over seeds; None: not recorded)
+    encoder_sha256: str = ""  # the checkpoint's hash when the encoder name alone is ambiguous (see encoder_keys)
 
     @property
     def cell(self) -> str:
         return f"{self.mean:.1f} ± {self.std:.1f}" if self.seeds > 1 else f"{self.mean:.1f}"
 
 
+def encoder_keys(results: list[Result]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(name, checkpoint hash) of each row → (encoder as shown, hash it is grouped by).
+
+    A name stands for one encoder as long as no seed of it was evaluated from two different checkpoints: the same
+    file under several evaluation seeds, or a study's one checkpoint per seed, is aggregated under the name. When
+    one seed of a name has two checkpoints (two runs whose folders share a name), every checkpoint of that name
+    becomes its own encoder, shown as ``name#<first 8 hex digits>``; rows without a hash (stored by an older vssl)
+    stay under the bare name. So different checkpoints never replace each other's numbers."""
+    hashes: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for r in results:
+        if r.encoder_sha256:
+            hashes[(r.encoder, r.seed)].add(r.encoder_sha256)
+    ambiguous = {name for (name, _), found in hashes.items() if len(found) > 1}
+    keys = {}
+    for r in results:
+        split = r.encoder in ambiguous and r.encoder_sha256
+        keys[(r.encoder, r.encoder_sha256)] = ((f"{r.encoder}#{r.encoder_sha256[:8]}", r.encoder_sha256) if split
+                                               else (r.encoder, ""))
+    return keys
+
+
 def summarise(results: list[Result]) -> list[SummaryRow]:
-    """Group by (encoder, protocol, dataset, label, metric); mean and sample std over seeds (latest per seed)."""
-    latest: dict[tuple, dict[int, float]] = defaultdict(dict)
+    """Group by (encoder, protocol, dataset, label, metric), the encoder being its name, or its name and checkpoint
+    hash where the name is ambiguous (``encoder_keys``); mean and sample std over seeds (latest per seed)."""
+    identity = encoder_keys(results)
+    latest: dict[tuple, dict[int, Result]] = defaultdict(dict)
     for r in results:  # results come oldest first, so a re-run of a seed replaces the older value
-        latest[(r.encoder, r.protocol, r.dataset, r.label, r.metric)][r.seed] = r.value
+        latest[(*identity[(r.encoder, r.encoder_sha256)], r.protocol, r.dataset, r.label, r.metric)][r.seed] = r
     rows = []
-    for key, by_seed in latest.items():
-        values = list(by_seed.values())
+    for (encoder, sha256, *key), by_seed in latest.items():
+        values = [r.value for r in by_seed.values()]
         std = statistics.stdev(values) if len(values) > 1 else 0.0
-        rows.append(SummaryRow(*key, mean=statistics.fmean(values), std=std, seeds=len(values)))
-    return sorted(rows, key=lambda r: (r.dataset, r.label, r.protocol, r.metric, r.encoder))
+        counts = [r.n_videos for r in by_seed.values() if r.n_videos is not None]
+        skipped = [r.n_skipped for r in by_seed.values() if r.n_skipped is not None]
+        rows.append(SummaryRow(encoder, *key, mean=statistics.fmean(values), std=std, seeds=len(values),
+                               n=min(counts) if counts else None, skipped=max(skipped) if skipped else None,
+                               encoder_sha256=sha256))
+    return sorted(rows, key=lambda r: (r.dataset, r.label, r.protocol, metric_order(r.metric), r.encoder))
+
+
+def metric_order(metric: str) -> tuple[str, int]:
+    """Sort key of a metric name that orders its number numerically: top1, top5, top10, top20."""
+    digits = len(metric) - len(metric.rstrip("0123456789"))
+    return (metric[:len(metric) - digits], int(metric[len(metric) - digits:]) if digits else -1)
+
+
+def count_cell(values: list[int | None]) -> str:
+    """Test videos of a table line: one number, a range where encoders saw different numbers, '?' if unknown."""
+    known = sorted({v for v in values if v is not None})
+    if not known:
+        return "?"
+    return str(known[0]) if len(known) == 1 else f"{known[0]}-{known[-1]}"
 
 
 def format_table(headers: list[str], rows: list[list[str]], markdown: bool = False) -> str:
@@ -56,18 +100,22 @@ def comparison_table(rows: list[SummaryRow], markdown: bool = False) -> str:
     """One line per (label, protocol, metric), one column per encoder."""
     encoders = sorted({r.encoder for r in rows})
     cells: dict[tuple, dict[str, str]] = defaultdict(dict)
+    counts: dict[tuple, list[int | None]] = defaultdict(list)
     for r in rows:
         cells[(r.dataset, r.label, r.protocol, r.metric)][r.encoder] = r.cell
-    body = [[*key, *(cells[key].get(e, "-") for e in encoders)] for key in sorted(cells)]
-    return format_table(["dataset", "label", "protocol", "metric", *encoders], body, markdown)
+        counts[(r.dataset, r.label, r.protocol, r.metric)].append(r.n)
+    body = [[*key, count_cell(counts[key]), *(cells[key].get(e, "-") for e in encoders)] for key in sorted(cells, key=lambda k: (*k[:3], metric_order(k[3])))]
+    return format_table(["dataset", "label", "protocol", "metric", "n", *encoders], body, markdown)
 
 
 def summary_csv(rows: list[SummaryRow]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["encoder", "protocol", "dataset", "label", "metric", "mean", "std", "seeds"])
+    # the original columns first, in their order (scripts read them by position); the counts after them
+    writer.writerow(["encoder", "protocol", "dataset", "label", "metric", "mean", "std", "seeds", "n", "skipped"])
     for r in rows:
-        writer.writerow([r.encoder, r.protocol, r.dataset, r.label, r.metric, f"{r.mean:.4f}", f"{r.std:.4f}", r.seeds])
+        writer.writerow([r.encoder, r.protocol, r.dataset, r.label, r.metric, f"{r.mean:.4f}",
+                         f"{r.std:.4f}", r.seeds, "" if r.n is None else r.n, "" if r.skipped is None else r.skipped])
     return buffer.getvalue()
 
 
@@ -119,3 +167,21 @@ def retrieval_table(results: list[Result]) -> str:
         title = f"retrieval top-k hit rate (%): encoder {encoder}, dataset {dataset}, label {label}"
         tables.append(title + "\n" + format_table(["tap", *metrics], rows))
     return "\n\n".join(tables)
+
+
+class DifferenceRow(SummaryRow):
+    """A table column of differences (an encoder's mean minus the baseline's), shown with its sign."""
+
+    @property
+    def cell(self) -> str:
+        return f"{self.mean:+.1f}"
+
+
+def difference_rows(rows: list[SummaryRow], baseline: str = "random",
+                    exclude: tuple[str, ...] = REFERENCE_ENCODERS) -> list[SummaryRow]:
+    """For each method (not a reference encoder) a column ``<method> − <baseline>``: its mean minus the baseline's
+    on the same (dataset, label, protocol, metric), e.g. how far self-supervision lifts a probe above random init."""
+    base = {(r.dataset, r.label, r.protocol, r.metric): r.mean for r in rows if r.encoder == baseline}
+    return [DifferenceRow(**{**vars(r), "encoder": f"{r.encoder} − {baseline}", "std": 0.0,
+                             "mean": r.mean - base[(r.dataset, r.label, r.protocol, r.metric)]})
+            for r in rows if r.encoder not in (*exclude, baseline) and (r.dataset, r.label, r.protocol, r.metric) in base]

@@ -18,9 +18,9 @@ from vssl.core.errors import VsslError
 from vssl.data.formats import (aslan, diving48, epic_kitchens, finegym, hmdb51, kinetics, ntu, ssv2, ucf101,
                                yupenn)
 from vssl.data.formats.aslan import Pair, pair_indices, pairs_path, read_pairs
-from vssl.data.formats.common import (DatasetInfo, Option, VideoResolver, class_order, dataset_info_path,
-                                      horizontal_flip_allowed, read_dataset_info, resolve_video_folder,
-                                      write_dataset_info)
+from vssl.data.formats.common import (DatasetInfo, Option, VideoResolver, check_test_classes, class_order,
+                                      dataset_info_path, horizontal_flip_allowed, read_dataset_info,
+                                      resolve_video_folder, write_dataset_info)
 from vssl.data.manifest import write_manifest
 
 FORMATS = {
@@ -36,7 +36,7 @@ FORMATS = {
     "aslan": aslan,
 }
 
-__all__ = ["FORMATS", "DatasetInfo", "Pair", "class_order", "dataset_info_path", "describe_format",
+__all__ = ["FORMATS", "DatasetInfo", "Pair", "check_test_classes", "class_order", "dataset_info_path", "describe_format",
            "horizontal_flip_allowed", "import_dataset", "list_formats", "pair_indices", "pairs_path",
            "read_dataset_info", "read_pairs"]
 

@@ -107,6 +107,21 @@ def class_order(manifest: str | os.PathLike, samples: list[Sample], label_set: s
     return list(official)
 
 
+def check_test_classes(train: list[Sample], test: list[Sample], label_set: str, classes: list[str],
+                       train_split: str, test_split: str) -> None:
+    """Refuse a class of ``label_set`` that has test samples but no training sample: no protocol can learn it, and
+    without a sidecar it would silently become one more class. Names it with its index in ``classes`` (the
+    evaluation's numbering, :func:`class_order`)."""
+    trained = {s.labels.get(label_set) for s in train}
+    unseen = sorted({s.labels[label_set] for s in test if s.labels.get(label_set) not in trained},
+                    key=classes.index)
+    if unseen:
+        name = unseen[0]
+        raise VsslError(f"label set '{label_set}': class {classes.index(name)} '{name}' occurs only in split "
+                        f"'{test_split}', not in training split '{train_split}'"
+                        + (f" ({len(unseen) - 1} more such class(es))" if len(unseen) > 1 else ""))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Annotation files
 
