@@ -35,7 +35,7 @@ def manifest(tmp_path):
     samples = []
     for i, shape in enumerate(SHAPES):
         _random_video(tmp_path / f"v{i}.mp4", *shape, seed=i)
-        samples.append(Sample(str(tmp_path / f"v{i}.mp4"), "train" if i % 2 else "test", {"label": f"c{i % 2}"}))
+        samples.append(Sample(str(tmp_path / f"v{i}.mp4"), "train" if i % 2 else "test", {"label": f"c{i // 2}"}))
     write_manifest(samples, tmp_path / "m.csv")
     return tmp_path / "m.csv"
 

@@ -1,10 +1,12 @@
 """Loader: exact segment frames, ρ views, corrupt videos skipped and counted instead of crashing."""
 
+import pickle
+
 import numpy as np
 import torch
 
 from vssl.data.index import build_index
-from vssl.data.loader import VideoClipDataset, make_loader, segment_frames
+from vssl.data.loader import ResumableLoader, VideoClipDataset, make_loader, segment_frames
 from vssl.data.manifest import Sample
 from vssl.data.sampling import RhoClipSampler, UniformClipSampler
 from vssl.data.synthetic import write_mp4
@@ -68,3 +70,15 @@ def test_corrupt_video_is_skipped_and_counted(tmp_path, micro_manifest):
     assert sum(b["clips"].shape[0] for b in batches) == 5
     assert [p for b in batches for p in b["skipped"]] == [str(garbage)]
     assert batches[0]["clips"].shape == (3, 2, 3, 4, 24, 24) and batches[0]["labels"].shape == (3, 1)
+
+
+def test_a_resumable_loader_pickles_its_generator_as_bytes():
+    """`ddp_spawn` pickles the loader into new processes: the worker-seed generator must arrive with the same state
+    and without a tensor shared through a file descriptor."""
+    loader = make_loader(list(range(8)), batch_size=2, shuffle=True, num_workers=0, seed=3, resumable=True)
+    assert isinstance(loader, ResumableLoader)
+    state = loader.__getstate__()
+    assert "generator" not in state and isinstance(state["generator_state"], bytes)
+    copy = pickle.loads(pickle.dumps(loader))
+    expected = torch.randint(0, 2**31, (4,), generator=loader.generator)
+    assert torch.equal(torch.randint(0, 2**31, (4,), generator=copy.generator), expected)

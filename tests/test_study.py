@@ -1,8 +1,9 @@
 """Study grids: presets that load, runs × seeds trained once each, one table with mean ± std over seeds."""
 
-import pytest
-
+import csv
 import statistics
+
+import pytest
 
 from vssl.app.pretrain import PretrainConfig, resolve_method
 from vssl.app.study import final_epoch_metrics, load_study, run_study
@@ -52,9 +53,9 @@ runs:
 """)
     study = load_study(str(preset))
     run_study(study, tmp_path / "out", progress=False)
-    lines = (tmp_path / "out" / "comparison.csv").read_text().splitlines()
+    rows = list(csv.DictReader((tmp_path / "out" / "comparison.csv").read_text().splitlines()))
     # 2 encoders × 1 protocol × 2 label sets, each over 2 seeds
-    assert len(lines) == 1 + 4 and all(line.endswith(",2") for line in lines[1:])
+    assert len(rows) == 4 and all(row["seeds"] == "2" for row in rows)
     encoders = [tmp_path / "out" / "pretrain" / "moco" / f"seed{s}" / "encoder.pt" for s in (0, 1)]
     stamps = [e.stat().st_mtime_ns for e in encoders]
     rows = len(ResultStore(tmp_path / "out" / "results.sqlite").query())

@@ -163,6 +163,23 @@ class ResumableLoader(DataLoader):
         super().__init__(*args, **kwargs)
         self.taken = 0
 
+    def __getstate__(self) -> dict:
+        """The generator travels as bytes: torch would share its state tensor through a file descriptor, which a
+        process started by `ddp_spawn` cannot map (RuntimeError: unable to resize file)."""
+        state = self.__dict__.copy()
+        generator = state.pop("generator", None)
+        state["generator_state"] = None if generator is None else bytes(generator.get_state().numpy())
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        saved = state.pop("generator_state")
+        self.__dict__.update(state)
+        generator = None
+        if saved is not None:
+            generator = torch.Generator()
+            generator.set_state(torch.frombuffer(bytearray(saved), dtype=torch.uint8))
+        self.__dict__["generator"] = generator
+
     def __iter__(self):
         skip = self.sampler.skip if isinstance(self.sampler, ResumableOrder) else 0
         self.taken = skip // self.batch_size
