@@ -90,14 +90,14 @@ def test_demo_table_has_one_seed_note_a_chance_line_and_a_difference_column(tmp_
     values = {"random": 25.0, "vcop": 40.0, "supervised": 90.0}
     ResultStore(store).add([Result("r", encoder, "knn", "d", "test", "motion", "top1", value, 0, "h")
                             for encoder, value in values.items()])
-    table = write_tables(store, tmp_path, echo=True, seeds=1, chance={"motion": 25.0}, versus="random")
+    table = write_tables(store, tmp_path, seeds=1, chance={"motion": 25.0}, versus="random")
     out = capsys.readouterr().out
     assert "video-level top-1 accuracy (%), seed 0:" in out and "mean ± std" not in out
     assert "chance (100 / number of classes): motion 25.0" in out
     header, _, line = table.splitlines()
     assert header.split()[-3:] == ["vcop", "−", "random"] and "supervised − random" not in header
     assert line.split()[-1] == "+15.0"  # vcop 40.0 − random 25.0
-    write_tables(store, tmp_path, echo=True, seeds=3)
+    write_tables(store, tmp_path, seeds=3)
     assert "mean ± std over seeds 0–2" in capsys.readouterr().out
 
 

@@ -160,7 +160,7 @@ def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
     heading("results")
     chance = chance_levels(load_config(EvalConfig, config.eval_preset, "eval", [
         f"data.manifest={manifest}", *dataset, *config.eval_overrides]).data)
-    return write_tables(store, out, progress, pretraining_table(out, config), seeds=config.seeds, chance=chance,
+    return write_tables(store, out, pretraining_table(out, config), seeds=config.seeds, chance=chance,
                         versus=versus)
 
 
@@ -189,12 +189,12 @@ def pretraining_table(out: Path, config: StudyConfig) -> str:
     return format_table(["run", "final loss", "pretext accuracy (%)"], rows, markdown=True)
 
 
-def write_tables(store: Path, out: Path, echo: bool = True, pretraining: str = "", seeds: int = 0,
+def write_tables(store: Path, out: Path, pretraining: str = "", seeds: int = 0,
                  chance: dict[str, float] | None = None, versus: str | None = None) -> str:
     """The top-1 comparison (mean ± std over ``seeds`` seeds; 0 = not known) of everything in ``store``, as text,
     Markdown and CSV; with ``pretraining`` (a Markdown table) appended to the Markdown file. The printed table also
     gets a chance line (``chance``: top-1 per label set) and, with ``versus``, a column per method of its mean minus
-    that encoder's."""
+    that encoder's. The table is printed whether or not progress bars are shown (``--quiet`` hides only those)."""
     rows = [r for r in summarise(ResultStore(store).query()) if r.metric == "top1"]
     table = comparison_table(rows + (difference_rows(rows, versus) if versus else []))
     note = seeds_note(seeds) if seeds else "mean ± std over seeds"
@@ -205,10 +205,9 @@ def write_tables(store: Path, out: Path, echo: bool = True, pretraining: str = "
                   + format_table(AGREEMENT_HEADERS, agreement, markdown=True) + "\n")
     write_text_atomic(out / "comparison.md", comparison_table(rows, markdown=True) + "\n" + extra)
     write_text_atomic(out / "comparison.csv", summary_csv(rows))
-    if echo:
-        print(f"\nvideo-level top-1 accuracy (%), {note}:\n" + table)
-        if chance:
-            print("chance (100 / number of classes): "
-                  + ", ".join(f"{label} {value:.1f}" for label, value in sorted(chance.items())))
-        print(f"\nwritten: {out / 'comparison.md'}, {out / 'comparison.csv'}, results store {store}")
+    print(f"\nvideo-level top-1 accuracy (%), {note}:\n" + table)
+    if chance:
+        print("chance (100 / number of classes): "
+              + ", ".join(f"{label} {value:.1f}" for label, value in sorted(chance.items())))
+    print(f"\nwritten: {out / 'comparison.md'}, {out / 'comparison.csv'}, results store {store}")
     return table
