@@ -85,7 +85,8 @@ def test_the_checker_sees_nested_and_relative_imports(tmp_path, monkeypatch):
 
 
 def test_lower_layers_and_the_results_api_import_no_torch():
-    code = ("import sys, vssl, vssl.core.config, vssl.core.io, vssl.results; "
+    code = ("import sys, vssl, vssl.data, vssl.core.config, vssl.core.io, vssl.results; "
+            "assert callable(vssl.data.synthesize); "
             "print(sorted(m for m in ('torch', 'lightning', 'av') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
