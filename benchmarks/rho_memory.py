@@ -1,4 +1,4 @@
-"""Peak memory and time per training step against ρ for each ρ-method (seed 001 §3).
+"""Peak memory and time per training step against ρ for each ρ-method (Feichtenhofer et al. 2021 §3).
 
 ρMoCo and ρBYOL run one query clip's forward+backward at a time, so their peak should stay roughly flat in ρ
 (target: within 25 % of ρ = 2); ρSimCLR and ρSwAV embed all ρ·B clips at once and should grow with ρ.

@@ -45,21 +45,21 @@ def test_zoo_is_registered():
 @pytest.mark.parametrize(
     ("name", "num_classes", "exact", "published_millions"),
     [
-        # Seed 001 Table 5: Slow R-18 20.2M, R-101 51.4M, both counted with the 400-class Kinetics head.
+        # Feichtenhofer et al. 2021 Table 5: Slow R-18 20.2M, R-101 51.4M, both counted with the 400-class Kinetics head.
         # Hand count R-18: 2D ResNet-18 trunk 11,176,512 + 3x kernels in the first conv of res4/res5 blocks
         # (2 x [128*256*9 + 256*256*9 + 256*512*9 + 512*512*9] = 8,847,360) + fc 512*400+400 = 20,229,072.
         ("slow_r18", 400, 20_229_072, 20.2),
         # Hand count R-101: 2D ResNet-101 trunk 42,500,160 + temporal 3x1x1 first convs in res5 and in the first
         # 6 res4 blocks (8,126,464, as in R-50) + fc 2048*400+400 = 51,446,224.
         ("slow_r101", 400, 51_446_224, 51.4),
-        # Seed 002 Tables 3.1/4.7: VCOP-style R3D-18 and R(2+1)D, 14.4M (their 4-way pace fc adds 2,052).
+        # Wang 2020 Tables 3.1/4.7: VCOP-style R3D-18 and R(2+1)D, 14.4M (their 4-way pace fc adds 2,052).
         # R3D: stem 28,352 + layer1 221,440 + layer2 672,512 + layer3 2,688,512 + layer4 10,750,976.
         ("r3d_light", 0, 14_361_792, 14.4),
         # R(2+1)D: stem (83 midplanes) 28,431 + 222,016 + 673,120 + 2,689,090 + 10,752,646.
         ("r2plus1d_light", 0, 14_365_303, 14.4),
-        # Seed 001 Table 5 / Table 11: S3D-G 9.1M (CoCLR's port, no classifier).
+        # Feichtenhofer et al. 2021 Table 5 / Table 11: S3D-G 9.1M (CoCLR's port, no classifier).
         ("s3dg", 0, 9_098_000, 9.1),
-        # Seed 002 Table 4.7 (MAS): C3D 27.7M = the 8 convs with biases (27,655,936) + 8 BNs (5,504).
+        # Wang 2020 Table 4.7 (MAS): C3D 27.7M = the 8 convs with biases (27,655,936) + 8 BNs (5,504).
         ("c3d_bn", 0, 27_661_440, 27.7),
         # C3D "78M" (Tran et al. 2015): convs 27,655,936 + fc6 8192*4096+4096 + fc7 4096*4096+4096 = 77,995,776.
         ("c3d", 0, 77_995_776, 78.0),

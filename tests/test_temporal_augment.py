@@ -1,4 +1,4 @@
-"""Seed 001 Table 7 temporal augmentations: grayscale frame differences and frame-rate jitter."""
+"""Feichtenhofer et al. 2021 Table 7 temporal augmentations: grayscale frame differences and frame-rate jitter."""
 
 import numpy as np
 import pytest

@@ -93,7 +93,7 @@ class KnnConfig:
 @dataclass
 class RetrievalConfig:
     # Taps by pool name (see vssl.evaluation.taps), backbone tap name, a comma-separated string of them, or "all".
-    # Seed 002 Tables 3.5/3.6 report pool5; its Fig. 3.8 compares pool1-pool5 (best: pool3/pool4).
+    # Wang 2020 Tables 3.5/3.6 report pool5; its Fig. 3.8 compares pool1-pool5 (best: pool3/pool4).
     taps: tuple[str, ...] | str = ("pool5",)
     top_k: tuple[int, ...] = ranged(RETRIEVAL_TOP_K, ge=1)
 

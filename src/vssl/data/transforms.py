@@ -178,7 +178,7 @@ def resize_frames(video: torch.Tensor, height: int, width: int) -> torch.Tensor:
 class ShortSideResize(VideoTransform):
     """Resize so the shorter side is ``size`` (int) or uniform in ``[low, high]`` (pair), keeping aspect.
 
-    Seed 001 §A.2 draws the short side in [256, 320] (VGG-style scale jitter).
+    Feichtenhofer et al. 2021 §A.2 draws the short side in [256, 320] (VGG-style scale jitter).
     """
 
     def __init__(self, size: int | tuple[int, int]):
@@ -365,7 +365,7 @@ COLOR_ADJUSTMENTS = {
 def color_jitter_for_strength(strength: float) -> tuple[float, float, float, float]:
     """(brightness, contrast, saturation, hue) for Feichtenhofer et al. 2021's colour strength s (Table 7).
 
-    Seed 001 says s = 0.5 is "the default one for MoCo [v2]", i.e. (0.4, 0.4, 0.4, 0.1), and its
+    Feichtenhofer et al. 2021 says s = 0.5 is "the default one for MoCo [v2]", i.e. (0.4, 0.4, 0.4, 0.1), and its
     PySlowFast release uses (0.6, 0.6, 0.6, 0.15) for the best s = 0.75 ("aug+", Table 9). Its appendix
     formula {0.4s, 0.4s, 0.4s, 0.1s} contradicts both (it gives half the MoCo default at s = 0.5), so this
     follows the text and the code: (0.8s, 0.8s, 0.8s, 0.2s).
@@ -559,7 +559,7 @@ def build_train_transform(
     inception_crop: bool = False,
     temporal_difference_p: float = 0.0,
 ) -> Compose:
-    """Seed 001's pre-training augmentation (§A.2): spatial crop, flip, colour jitter (p 0.8),
+    """Feichtenhofer et al. 2021's pre-training augmentation (§A.2): spatial crop, flip, colour jitter (p 0.8),
     grayscale, Gaussian blur (p 0.5), then Kinetics normalisation.
 
     The default crop is VGG-style: short side uniform in ``short_side`` ([256, 320] in the paper), then a

@@ -1,6 +1,6 @@
 """Which intermediate outputs (taps) of a backbone to evaluate, by the papers' pool1…pool5 names or the backbone's own.
 
-Seed 002 (Tables 3.5/3.6, Fig. 3.8) and Kumar et al. 2023 read features at C3D's pooling layers pool1…pool5. Other backbones
+Wang 2020 (Tables 3.5/3.6, Fig. 3.8) and Kumar et al. 2023 read features at C3D's pooling layers pool1…pool5. Other backbones
 name their taps differently, so the pool names are mapped onto them by one rule:
 
 * a backbone that has taps named ``pool1``… (C3D) keeps them: ``poolN`` is its own tap;

@@ -2,7 +2,7 @@
 
 PRP is video playback rate perception; the reconstruction is at twice the input's temporal resolution.
 
-Seed 004 §3.1: "dilation (playback-rate) classification + decoder reconstructing frames with motion-attention-weighted
+Kumar et al. 2023 §3.1: "dilation (playback-rate) classification + decoder reconstructing frames with motion-attention-weighted
 MSE" [ext: the PRP code, train_predict.py and datasets/predict_dataset.py]. A clip of T frames at dilation s
 (every s-th frame) is the input; the decoder rebuilds the same stretch of video at dilation s/2, i.e. 2T frames, and
 for s = 1 it rebuilds the 2T-frame clip whose odd frames are the means of their neighbours (as the PRP code).

@@ -1,6 +1,6 @@
 """RotNet3D (Jing et al. 2018, as benchmarked by Kumar et al. 2023): rotate every frame of a clip by one angle and classify it.
 
-Seed 004 §3.1 summarises the task as a geometric transformation of the whole clip; its details come from the
+Kumar et al. 2023 §3.1 summarises the task as a geometric transformation of the whole clip; its details come from the
 original papers [ext]. As in RotNet for images (Gidaris et al. 2018, who found feeding all rotated copies of an
 image in one mini-batch better than one random rotation per image), every clip of the batch is fed once per angle, so
 a batch of B clips is K·B rotated clips and the labels need no randomness. Rotations are counter-clockwise quarter turns of the frames; 90° and 270° need

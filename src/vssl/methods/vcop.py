@@ -1,6 +1,6 @@
 """VCOP, video clip order prediction (Xu et al. 2019; Kumar et al. 2023): classify the permutation of N shuffled clips.
 
-Seed 004 §3.1: "N ordered sub-clips (16 frames, gap 8), shuffled; shared backbone features; pairwise concat → FC →
+Kumar et al. 2023 §3.1: "N ordered sub-clips (16 frames, gap 8), shuffled; shared backbone features; pairwise concat → FC →
 concat → N! logits" [ext: the VCOP code's VCOPN]. The sampler (:class:`ClipTupleSampler`) draws the tuple and its
 shuffle from the item's seeded generator and hands the clips over in shuffled order; the label is read back from the
 batch's frame indices: position i holds the clip of temporal rank ``order[i]``, and the class is the index of

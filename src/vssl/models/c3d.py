@@ -34,7 +34,7 @@ from vssl.models.resnet3d import (
 C3D_CHANNELS = (64, 128, 256, 512, 512)
 C3D_CONVS_PER_BLOCK = (1, 1, 2, 2, 2)
 C3D_FC_DIM = 4096
-# Seed 002 Table 2.1 (light C3D; the kernel-depth study network of Tran et al. 2015 §3): one conv per block,
+# Wang 2020 Table 2.1 (light C3D; the kernel-depth study network of Tran et al. 2015 §3): one conv per block,
 # fc6/fc7 of 2048.
 LIGHT_C3D_CHANNELS = (64, 128, 256, 256, 256)
 LIGHT_C3D_CONVS_PER_BLOCK = (1, 1, 1, 1, 1)

@@ -8,7 +8,7 @@ from torch import nn
 def mlp_head(in_dim: int, hidden_dim: int, out_dim: int, num_layers: int, batch_norm: bool) -> nn.Sequential:
     """``num_layers`` linear layers with ReLU (and optional BatchNorm) between them; no activation at the end.
 
-    Seed 001 Table 16: 3 layers of hidden 2048 for MoCo (no BN) and SimCLR/SwAV (BN); 2 layers of 4096 for BYOL.
+    Feichtenhofer et al. 2021 Table 16: 3 layers of hidden 2048 for MoCo (no BN) and SimCLR/SwAV (BN); 2 layers of 4096 for BYOL.
     """
     if num_layers < 1:
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")

@@ -19,7 +19,7 @@ from torch import nn
 from vssl.models.i3d import InceptionV1Video
 from vssl.models.registry import register_backbone
 
-# Seed 001 Table 5 (and CoCLR): S3D-G pre-trained on 32-frame clips (32 x 2) at 224x224.
+# Feichtenhofer et al. 2021 Table 5 (and CoCLR): S3D-G pre-trained on 32-frame clips (32 x 2) at 224x224.
 CLIP_32X224 = (32, 224)
 
 
