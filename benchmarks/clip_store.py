@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
-from vssl.app.pretrain import PretrainConfig, resolve_method
+from vssl.app.pretrain import PretrainConfig, encoder_spec, resolve_method
 from vssl.core.config import load_config
 from vssl.core.runtime import share_cpu_with_workers
 from vssl.data.clip_store import build_clip_store, open_clip_store
@@ -31,7 +31,6 @@ from vssl.data.index import build_index
 from vssl.data.loader import VideoClipDataset, make_loader
 from vssl.data.manifest import read_manifest
 from vssl.data.synthetic import generate
-from vssl.models.registry import build_backbone
 
 
 def batches(loader, clips_per_step: int, device: torch.device) -> Iterator[torch.Tensor]:
@@ -106,7 +105,7 @@ def run(args: argparse.Namespace, folder: str) -> None:
                                    repeat=method_class.views_per_clip(method_config), store=clip_store)
         return make_loader(dataset, videos_per_step, shuffle=True, num_workers=workers, drop_last=True)
 
-    model = build_backbone(recipe.model.backbone, **recipe.model.kwargs()).to(device)
+    model = encoder_spec(recipe).build().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 
     def train_step(x: torch.Tensor) -> None:

@@ -38,7 +38,7 @@ def measure(method_name: str, rho: int, args) -> dict:
     if method_name == "rho_moco":
         settings["queue_size"] = 1024
     backbone = build_backbone("r3d_18", width=args.width, depth=(1, 1, 1, 1))
-    method = method_class(backbone, from_dict(config_class, settings, "method"), OptimConfig(lr=0.01), 10, 100)
+    method = method_class(backbone, from_dict(config_class, settings, "method"), OptimConfig(lr=0.01))
     method.manual_backward = lambda loss: loss.backward()
     method.log = lambda *a, **k: None
     optimizer = torch.optim.SGD(method.parameters(), lr=0.01, momentum=0.9)

@@ -9,6 +9,7 @@ from vssl.app.api import nest_overrides, pretrain_config
 from vssl.app.evaluate import EvalConfig
 from vssl.core.errors import ConfigError, VsslError
 from vssl.models.checkpoints import save_encoder
+from vssl.models.spec import EncoderSpec
 
 TINY = {"width": 0.125, "depth": (1, 1, 1, 1)}
 SMALL_EVAL = {"data__labels": ["motion", "appearance"], "data__clip_len": 4, "data__stride": 2, "data__num_clips": 2,
@@ -70,7 +71,7 @@ def test_evaluate_module_matches_its_checkpoint_and_caches_by_state_dict(micro_m
     torch.manual_seed(0)
     module = vssl.models.create("r3d_18", **TINY)
     before = {k: v.clone() for k, v in module.state_dict().items()}
-    save_encoder(tmp_path / "run" / "encoder.pt", module, "r3d_18", dict(TINY))
+    save_encoder(tmp_path / "run" / "encoder.pt", module, EncoderSpec("r3d_18", dict(TINY)))
     common = dict(SMALL_EVAL, store=str(tmp_path / "results.sqlite"), feature_cache=str(tmp_path / "cache"))
 
     from_module = vssl.evaluate(module, micro_manifest, ("knn",), **common)

@@ -10,6 +10,7 @@ from torch import nn
 
 from vssl.core.errors import VsslError
 from vssl.models.checkpoints import load_encoder, load_pretrained, read_safetensors, save_encoder
+from vssl.models.spec import EncoderSpec
 from vssl.models.registry import build_backbone
 
 TINY = 0.125  # width of every model built here
@@ -390,19 +391,26 @@ def test_file_without_a_matching_key_is_an_error(tmp_path):
 
 
 def test_our_encoder_file_and_lightning_checkpoint_load(tmp_path):
+    """Today's encoder.pt and Lightning checkpoint (an EncoderSpec), and both as vssl wrote them before the spec
+    existed (backbone + backbone_kwargs), rebuild the same backbone."""
     source = build("r3d_18", seed=0)
-    save_encoder(tmp_path / "encoder.pt", source, "r3d_18", {"width": TINY})
-    lightning = {"epoch": 3, "vssl": {"backbone": "r3d_18", "backbone_kwargs": {"width": TINY}},
-                 "state_dict": {"backbone." + k: v for k, v in source.state_dict().items()}
-                 | {"projector.0.weight": torch.randn(8, 64)}}
-    torch.save(lightning, tmp_path / "last.ckpt")
+    spec = EncoderSpec("r3d_18", {"width": TINY}, clip_len=8, stride=2, crop_size=32)
+    save_encoder(tmp_path / "encoder.pt", source, spec)
+    weights = {k: v for k, v in source.state_dict().items()}
+    legacy = {"backbone": "r3d_18", "backbone_kwargs": {"width": TINY}}
+    torch.save({"format": "vssl-encoder-v1", **legacy, "state_dict": weights}, tmp_path / "encoder_v1.pt")
+    for name, stored in (("last.ckpt", spec.to_dict()), ("last_v1.ckpt", legacy)):
+        torch.save({"epoch": 3, "vssl": stored, "state_dict": {"backbone." + k: v for k, v in weights.items()}
+                    | {"projector.0.weight": torch.randn(8, 64)}}, tmp_path / name)
 
-    for name in ("encoder.pt", "last.ckpt"):
+    for name in ("encoder.pt", "encoder_v1.pt", "last.ckpt", "last_v1.ckpt"):
         target = build("r3d_18", seed=1)
         report = load_pretrained(target, tmp_path / name, strict=True)
         assert report.summary() == (
             f"{name} (vssl keys of a vssl r3d_18 encoder): loaded {R3D_18_ENCODER_TENSORS} tensors; all keys matched"
         )
         assert_same_outputs(source, target, clip())
-        rebuilt, backbone_name, kwargs, encoder_report = load_encoder(tmp_path / name)
-        assert (backbone_name, kwargs, encoder_report.summary()) == ("r3d_18", {"width": TINY}, "all keys matched")
+        rebuilt, rebuilt_spec, encoder_report = load_encoder(tmp_path / name)
+        expected = spec if "v1" not in name else EncoderSpec("r3d_18", {"width": TINY})  # v1 had no geometry
+        assert (rebuilt_spec, encoder_report.summary()) == (expected, "all keys matched")
+        assert_same_outputs(source, rebuilt.eval(), clip())

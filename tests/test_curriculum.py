@@ -105,15 +105,14 @@ def test_statistics_loss_weights_the_mean_squared_errors():
 def test_flipped_clips_are_regressed_onto_the_mirrored_labels():
     torch.manual_seed(0)
     config = StatisticsConfig(head_hidden=16)
-    method = Statistics(build_backbone("r3d_18", width=0.125, depth=(1, 1, 1, 1)), config, OptimConfig(lr=0.1),
-                        steps_per_epoch=1, total_steps=1)
-    method.manual_backward = lambda loss: loss.backward()  # outside a Trainer
-    method.eval()  # fixed BN statistics so the expected forward matches
     as_decoded, as_mirrored = np.ones((1, 14)), np.full((1, 14), 5)
     videos = {f"v{i}.mp4": VideoLabels((0, 0), np.array([8 * i]), np.stack([as_decoded, as_mirrored], axis=1),
                                        np.stack([np.zeros((1, 13)), np.full((1, 13), 3)], axis=1), np.ones(1))
               for i in range(4)}
-    method.label_table = LabelTable(Path("labels.npz"), videos, "command")
+    method = Statistics(build_backbone("r3d_18", width=0.125, depth=(1, 1, 1, 1)), config, OptimConfig(lr=0.1),
+                        prepared=LabelTable(Path("labels.npz"), videos, "command"))
+    method.manual_backward = lambda loss: loss.backward()  # outside a Trainer
+    method.eval()  # fixed BN statistics so the expected forward matches
     clips = torch.randn(4, 1, 3, 4, 16, 16)
     frames = torch.tensor([[[8 * i + 2 * t for t in range(4)]] for i in range(4)])
     loss = method.train_batch({"clips": clips, "frames": frames, "paths": list(videos)})

@@ -55,13 +55,13 @@ def test_torchvision_r2plus1d_file_is_evaluated_in_one_command(tmp_path, few_vid
 
 
 def test_evaluated_encoder_computes_what_the_file_holds(tmp_path):
-    from vssl.app.evaluate import EncoderConfig, build_encoder
+    from vssl.app.evaluate import EncoderConfig, EncoderSource
 
     torch.manual_seed(1)
     source = build_backbone("r2plus1d_18", width=0.25, num_classes=400).eval()
     torch.save({"state_dict": {f"module.{k}": v for k, v in source.state_dict().items()}}, tmp_path / "wrapped.pth")
-    encoder = build_encoder(EncoderConfig(checkpoint=str(tmp_path / "wrapped.pth"), backbone="r2plus1d_18",
-                                          width=0.25), seed=5).eval()
+    encoder = EncoderSource(EncoderConfig(checkpoint=str(tmp_path / "wrapped.pth"), backbone="r2plus1d_18",
+                                          width=0.25)).encoder(seed=5).eval()
     source.fc = None  # compare pooled features
     clip = torch.randn(2, 3, 4, 32, 32, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():

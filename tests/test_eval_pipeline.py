@@ -8,7 +8,7 @@ import torch
 
 import vssl.data.loader
 from vssl.app.cli import main
-from vssl.app.evaluate import EvalConfig, EvalData, build_encoder, run_eval
+from vssl.app.evaluate import EncoderSource, EvalConfig, EvalData, run_eval
 from vssl.core.config import PRESET_DIR, load_config
 from vssl.core.errors import ConfigError
 from vssl.data.manifest import read_manifest
@@ -132,7 +132,7 @@ def test_three_crops_along_the_long_side():
 def test_finetune_with_adam_frozen_stages_and_three_crop_test(micro_manifest):
     config = _config(micro_manifest, micro_manifest.parent, "data.crops=3", "data.short_side=28").data
     data = EvalData(config, progress=False)
-    encoder = build_encoder(_config(micro_manifest, micro_manifest.parent).encoder, seed=0)
+    encoder = EncoderSource(_config(micro_manifest, micro_manifest.parent).encoder).encoder(seed=0)
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     train_set = data.clips(data.train, ["motion"], training=True)
     test_set = data.clips(data.test, ["motion"])

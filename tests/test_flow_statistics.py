@@ -190,12 +190,12 @@ def _counting(monkeypatch, fail_after: int | None = None) -> list:
 
 
 def test_labelled_positions_and_their_sampler():
-    sampler = LabelledClipSampler(4, 2, None, "unused.npz", "unused")  # span 7: starts every 7 frames
+    sampler = LabelledClipSampler(4, 2, None)  # span 7: starts every 7 frames
     rng = np.random.default_rng(0)
     drawn = {tuple(sampler(24, 8.0, rng)[0]) for _ in range(200)}
     assert drawn == {(0, 2, 4, 6), (7, 9, 11, 13), (14, 16, 18, 20)}  # last start 17, so 0, 7, 14
     assert sampler(5, 8.0, rng) == [[0, 2, 4, 4]]  # shorter than a clip: start 0, last frame repeats
-    assert LabelledClipSampler(4, 2, 5, "unused.npz", "unused").position_step == 5
+    assert LabelledClipSampler(4, 2, 5).position_step == 5
 
 
 def test_label_cache_is_written_once_and_reused(micro_manifest, tmp_path, monkeypatch):

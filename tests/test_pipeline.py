@@ -1,5 +1,6 @@
 """End to end at a small size: pre-train, resume, evaluate (kNN, linear, fine-tune), store, demo table."""
 
+import csv
 import json
 
 import pytest
@@ -34,8 +35,10 @@ def test_pretrain_resume_and_evaluate(micro_manifest, tmp_path):
 
     run = _pretrain(micro_manifest, tmp_path / "run", epochs=2, resume=True)
     assert json.loads((run / "summary.json").read_text())["steps"] == 8  # continued, not restarted
-    encoder, name, kwargs, report = load_encoder(run / "encoder.pt")
-    assert name == "r3d_18" and report.summary() == "all keys matched"
+    encoder, spec, report = load_encoder(run / "encoder.pt")
+    assert spec.backbone == "r3d_18" and report.summary() == "all keys matched"
+    assert (spec.clip_len, spec.stride, spec.crop_size) == (4, 2, 24)  # the clips it was trained on
+    assert spec.kwargs == {"width": 0.125, "depth": (1, 1, 1, 1)}
     resumed = read_checkpoint(run / "checkpoints" / "last.ckpt")
     assert resumed["epoch"] == 1 and resumed["global_step"] == 8  # written at the end of epoch index 1
     assert torch.equal(resumed["state_dict"]["backbone.stem.0.weight"], encoder.state_dict()["stem.0.weight"])
@@ -76,7 +79,9 @@ def test_demo_writes_the_comparison_at_a_small_size(tmp_path):
                      eval_overrides=eval_small)
     markdown = (tmp_path / "comparison.md").read_text()
     lines = (tmp_path / "comparison.csv").read_text().splitlines()
-    assert lines[0] == "encoder,protocol,dataset,label,metric,mean,std,seeds,n,skipped"
+    assert lines[0] == "encoder,protocol,dataset,label,metric,mean,std,seeds,n,skipped,rule"
+    rules = {(row[1], row[-1]) for row in csv.reader(lines[1:])}
+    assert rules == {("knn", "k=10, exp(sim/0.07) vote, ties to lower class"), ("linear", "")}
     # 3 encoders (the floor, the method, the ceiling) × 2 protocols × 2 label sets, top-1 only
     assert len(lines) == 1 + 12
     assert {line.split(",")[0] for line in lines[1:]} == {"random", "vcop", "supervised"}
@@ -103,7 +108,7 @@ def test_every_method_trains_one_epoch(micro_manifest, tmp_path, method, extra):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["method"] == method and summary["steps"] == 4
     assert summary["final_loss"] == summary["final_loss"]  # not NaN
-    assert load_encoder(run / "encoder.pt")[3].summary() == "all keys matched"
+    assert load_encoder(run / "encoder.pt")[2].summary() == "all keys matched"
 
 
 def test_knn_monitor_logs_each_epoch_without_changing_training(micro_manifest, tmp_path):

@@ -1,8 +1,10 @@
 """Tied class scores: every metric predicts the lower class index, so top-1, top-5 and mean-class accuracy agree."""
 
+import math
+
 import torch
 
-from vssl.evaluation.knn import knn_scores
+from vssl.evaluation.knn import WEIGHTED_VOTE_TEMPERATURE, KnnConfig, knn_rule, knn_scores
 from vssl.evaluation.metrics import (classification_metrics, mean_class_accuracy, predicted_classes, ranked_classes,
                                      topk_accuracy)
 
@@ -41,7 +43,23 @@ def test_top5_takes_the_five_lowest_indices_of_a_tie():
 
 def test_a_tied_knn_vote_predicts_the_lower_class():
     train = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # classes 2 and 0 equally close to the query
-    votes = knn_scores(train, torch.tensor([2, 0, 1]), torch.tensor([[1.0, 0.0]]), num_classes=3, k=2)
+    votes = knn_scores(train, torch.tensor([2, 0, 1]), torch.tensor([[1.0, 0.0]]), num_classes=3, k=2,
+                       temperature=None)  # a majority vote
     assert votes.tolist() == [[1.0, 0.0, 1.0]]
     assert classification_metrics(votes, torch.tensor([0])) == {"top1": 100.0, "mean_class_acc": 100.0}
     assert classification_metrics(votes, torch.tensor([2])) == {"top1": 0.0, "mean_class_acc": 0.0}
+
+
+def test_the_default_weighted_vote_breaks_a_majority_tie_by_similarity():
+    """Wu et al. 2018's vote, exp(cos / 0.07) per neighbour: the nearer neighbour's class wins a 1-1 count."""
+    train = torch.tensor([[0.6, 0.8], [1.0, 0.1]])  # class 0 at cosine 0.6 from the query, class 1 at 0.995
+    query, labels = torch.tensor([[1.0, 0.0]]), torch.tensor([0, 1])
+    majority = knn_scores(train, labels, query, num_classes=2, k=2, temperature=None)
+    weighted = knn_scores(train, labels, query, num_classes=2, k=2)  # the default temperature
+    assert majority.tolist() == [[1.0, 1.0]] and ranked_classes(majority)[0, 0] == 0  # tie: the lower index
+    cosine_1 = 1.0 / (1.0 + 0.1**2) ** 0.5
+    torch.testing.assert_close(weighted, torch.tensor([[math.exp(0.6 / 0.07), math.exp(cosine_1 / 0.07)]]))
+    assert ranked_classes(weighted)[0, 0] == 1
+    assert KnnConfig().temperature == WEIGHTED_VOTE_TEMPERATURE == 0.07
+    assert knn_rule(10, 0.07) == "k=10, exp(sim/0.07) vote, ties to lower class"
+    assert knn_rule(20, None) == "k=20, majority vote, ties to lower class"

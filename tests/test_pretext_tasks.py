@@ -28,7 +28,7 @@ def _tiny_backbone():
 
 
 def _method(method_class, config):
-    method = method_class(_tiny_backbone(), config, OptimConfig(lr=0.1), steps_per_epoch=1, total_steps=1)
+    method = method_class(_tiny_backbone(), config, OptimConfig(lr=0.1))
     method.manual_backward = lambda loss: loss.backward()  # outside a Trainer there is nowhere to log to either
     method.log = lambda *args, **kwargs: None
     return method
@@ -209,8 +209,8 @@ def test_each_method_trains_one_epoch_and_saves_its_encoder(micro_manifest, tmp_
     run = run_pretrain(load_config(PretrainConfig, preset, "pretrain", overrides))
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 4 and summary["method"] == preset.removesuffix("_tiny")  # 16 videos / batch 4
-    encoder, name, _, report = load_encoder(run / "encoder.pt")
-    assert name == "r3d_18" and report.summary() == "all keys matched"  # the heads stay out of encoder.pt
+    encoder, spec, report = load_encoder(run / "encoder.pt")
+    assert spec.backbone == "r3d_18" and report.summary() == "all keys matched"  # the heads stay out of encoder.pt
     with open(run / "logs" / "version_0" / "metrics.csv") as f:
         epoch_rows = [row for row in csv.DictReader(f) if row.get("train/pretext_acc_epoch")]
     assert len(epoch_rows) == 1 and 0.0 <= float(epoch_rows[0]["train/pretext_acc_epoch"]) <= 1.0

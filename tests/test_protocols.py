@@ -12,7 +12,7 @@ def test_knn_majority_vote_by_hand():
     train = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [-1.0, 0.0]])
     labels = torch.tensor([0, 0, 1, 1, 2])
     test = torch.tensor([[1.0, 0.05], [0.05, 1.0], [-1.0, 0.1]])
-    votes = knn_scores(train, labels, test, num_classes=3, k=2)
+    votes = knn_scores(train, labels, test, num_classes=3, k=2, temperature=None)
     assert votes[0].tolist() == [2.0, 0.0, 0.0]
     assert votes[1].tolist() == [0.0, 2.0, 0.0]
     # third test point: nearest is class 2 (cos≈0.995), next is the class-1 point [0.1, 0.9] → a 1:1 tie,
@@ -25,7 +25,7 @@ def test_knn_weighted_vote_uses_similarity():
     train = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     labels = torch.tensor([0, 1, 1])
     test = torch.tensor([[1.0, 0.0]])
-    plain = knn_scores(train, labels, test, 2, k=3)
+    plain = knn_scores(train, labels, test, 2, k=3, temperature=None)
     weighted = knn_scores(train, labels, test, 2, k=3, temperature=0.1)
     assert plain.argmax().item() == 1  # two far neighbours outvote one near one
     assert weighted[0, 0].item() == pytest.approx(torch.tensor(10.0).exp().item(), rel=1e-5)

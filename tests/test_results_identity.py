@@ -7,6 +7,7 @@ import torch
 
 from vssl.app.evaluate import EncoderConfig, EvalConfig, EvalDataConfig, encoder_name, run_eval
 from vssl.models.checkpoints import save_encoder
+from vssl.models.spec import EncoderSpec
 from vssl.models.registry import build_backbone
 from vssl.results import load
 from vssl.results.report import comparison_table, summarise
@@ -17,7 +18,7 @@ BACKBONE = {"width": 0.125, "depth": (1, 1, 1, 1)}
 
 def _checkpoint(path, seed: int):
     torch.manual_seed(seed)
-    save_encoder(path, build_backbone("r3d_18", **BACKBONE), "r3d_18", BACKBONE)
+    save_encoder(path, build_backbone("r3d_18", **BACKBONE), EncoderSpec("r3d_18", BACKBONE))
     return path
 
 

@@ -14,7 +14,7 @@ def _method(rho=3, queue_size=16, multi_positive="rows"):
     backbone = build_backbone("r3d_18", width=0.125, depth=(1, 1, 1, 1))
     config = RhoMoCoConfig(rho=rho, queue_size=queue_size, proj_hidden=32, proj_dim=8,
                            multi_positive=multi_positive)
-    method = RhoMoCo(backbone, config, OptimConfig(lr=0.1), steps_per_epoch=10, total_steps=100)
+    method = RhoMoCo(backbone, config, OptimConfig(lr=0.1))
     method.manual_backward = lambda loss: loss.backward()  # outside a Trainer
     return method
 

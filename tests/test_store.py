@@ -133,3 +133,17 @@ def test_one_checkpoint_per_seed_is_one_encoder_two_checkpoints_of_a_seed_are_tw
     assert {(r.encoder, r.mean) for r in rows} == {("run/seed0#cccccccc", 30.0), ("run/seed0#dddddddd", 70.0)}
     table = comparison_table(rows)
     assert "run/seed0#cccccccc" in table and "run/seed0#dddddddd" in table
+
+
+def test_values_of_different_rules_are_never_averaged_and_the_rule_round_trips(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    majority, weighted = "k=10, majority vote, ties to lower class", "k=10, exp(sim/0.07) vote, ties to lower class"
+    store.add([Result("a", "enc", "knn", "d", "test", "motion", "top1", 40.0, 0, "h", rule=majority),
+               Result("b", "enc", "knn", "d", "test", "motion", "top1", 50.0, 0, "h", rule=weighted),
+               Result("c", "enc", "knn", "d", "test", "motion", "top1", 54.0, 1, "h", rule=weighted)])
+    assert [r.rule for r in store.query()] == [majority, weighted, weighted]
+    rows = summarise(store.query())
+    assert [(r.method, r.mean, r.seeds) for r in rows] == [(f"knn ({weighted})", 52.0, 2), (f"knn ({majority})", 40.0, 1)]
+    assert f"knn ({majority})" in comparison_table(rows) and f"knn ({weighted})" in comparison_table(rows)
+    one_rule = comparison_table(summarise(store.query(rule=weighted)))
+    assert "  knn  " in one_rule and one_rule.endswith(f"\nknn: {weighted}")  # one rule: named once, below

@@ -142,7 +142,7 @@ def cmd_results(args) -> None:
     elif args.format == "long":
         print(format_table(["encoder", "protocol", "dataset", "label", "metric", "mean", "std", "seeds", "n",
                             "skipped"],
-                           [[r.encoder, r.protocol, r.dataset, r.label, r.metric, f"{r.mean:.2f}", f"{r.std:.2f}",
+                           [[r.encoder, r.method, r.dataset, r.label, r.metric, f"{r.mean:.2f}", f"{r.std:.2f}",
                              str(r.seeds), count_cell([r.n]), count_cell([r.skipped])] for r in rows]))
     else:
         print(comparison_table(rows, markdown=args.format == "markdown"))
@@ -295,12 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="section.key=value")
     p.set_defaults(func=cmd_pretrain)
 
-    p = sub.add_parser("eval", help="evaluate an encoder: knn, linear, finetune, retrieval, svm (comma-separated)",
+    from vssl.evaluation.protocols import protocol_names
+
+    protocols = ", ".join(protocol_names())
+    p = sub.add_parser("eval", help=f"evaluate an encoder: {protocols} (comma-separated)",
                        epilog=f"{preset_names('eval')}\n"
                               "example: vssl eval knn,linear,retrieval synthetic_tiny data.manifest=data/manifest.csv "
                               "encoder.checkpoint=runs/pretrain/encoder.pt --taps all",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("protocols", help="comma-separated: knn, linear, finetune, retrieval, svm")
+    p.add_argument("protocols", help=f"comma-separated: {protocols}")
     p.add_argument("preset", nargs="?", default=None, help="preset name in configs/eval or a YAML file")
     p.add_argument("overrides", nargs="*", help="section.key=value")
     p.add_argument("--taps", default=None, help="retrieval taps: all, or comma-separated pool1..pool5 / backbone "

@@ -1,16 +1,18 @@
 """`vssl eval`: load an encoder (checkpoint or random init), run protocols on a manifest, record results.
 
-Protocols: ``finetune`` trains the encoder end to end; ``knn``, ``linear``, ``retrieval`` and ``svm`` read frozen
-features, extracted once per (encoder, split, views, tap) and kept in a feature cache (see
-:mod:`vssl.evaluation.feature_cache`). Test videos are seen as ``data.num_clips`` uniformly spaced clips ×
-``data.crops`` spatial crops. ``data.train_subset`` evaluates on a saved class-balanced subset of the training
-split (see :mod:`vssl.evaluation.subsets`). Every result is stored with its seed, the config's hash, the encoder's
-name and identity (``encoder_sha256``), the number of test videos it was computed on and of skipped videos.
+Protocols: ``finetune`` trains the encoder end to end; the frozen ones (``knn``, ``linear``, ``retrieval``, ``svm``:
+the registry of :mod:`vssl.evaluation.protocols`) read features, extracted once per (encoder, split, views, tap) and
+kept in a feature cache (see :mod:`vssl.evaluation.feature_cache`); the checkpoint is read once per call. Test
+videos are seen as ``data.num_clips`` uniformly spaced clips × ``data.crops`` spatial crops. ``data.train_subset``
+evaluates on a saved class-balanced subset of the training split (see :mod:`vssl.evaluation.subsets`). Every
+result is stored with its seed, the config's hash, the encoder's name and identity (``encoder_sha256``), the
+number of test videos it was computed on and of skipped videos.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -27,7 +29,6 @@ from vssl.core.errors import ConfigError, VsslError
 from vssl.core.runtime import Placement, share_cpu_with_workers
 from vssl.data.clip_store import open_clip_store
 from vssl.data.formats import check_test_classes, class_order, horizontal_flip_allowed, read_dataset_info
-from vssl.data.formats.aslan import pair_indices, pairs_path, read_pairs
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset
 from vssl.data.manifest import Sample, read_manifest
@@ -36,20 +37,17 @@ from vssl.data.transforms import build_multi_crop_eval_transform, build_train_tr
 from vssl.evaluation.feature_cache import FeatureCache, cached_tap_features, file_sha256, state_dict_sha256
 from vssl.evaluation.features import readable_rows
 from vssl.evaluation.finetune import FinetuneConfig, finetune
-from vssl.evaluation.knn import knn_scores
-from vssl.evaluation.linear import LinearConfig, train_linear_probe
+from vssl.evaluation.knn import KnnConfig
+from vssl.evaluation.linear import LinearConfig
 from vssl.evaluation.metrics import classification_metrics
-from vssl.evaluation.retrieval import RETRIEVAL_TOP_K, protocol_name, retrieval_topk
+from vssl.evaluation.protocols import ASLAN, FINETUNE, FROZEN, aslan, check_protocol_names
+from vssl.evaluation.retrieval import RetrievalConfig
 from vssl.evaluation.subsets import load_or_draw_subset
-from vssl.evaluation.svm import SVM_C, aslan_accuracy, leave_one_out_scores, svm_scores, video_features
-from vssl.evaluation.taps import resolve_taps
+from vssl.evaluation.svm import SvmConfig
 from vssl.models.checkpoints import key_report_line, load_any_encoder
-from vssl.models.registry import build_backbone
+from vssl.models.spec import EncoderSpec
 from vssl.results.store import Result, ResultStore
 
-PROTOCOLS = ("knn", "linear", "finetune", "retrieval", "svm")
-FROZEN_PROTOCOLS = ("knn", "linear", "retrieval", "svm")
-ENCODER_TAP = "pool"  # kNN and the linear probe read the encoder's own pooled output
 NO_FEATURE_CACHE = "none"
 
 
@@ -82,31 +80,11 @@ class EncoderConfig:
     backbone: str = "r3d_18"  # random init and foreign checkpoints; vssl's own files carry their own
     width: float = ranged(1.0, gt=0)
     depth: tuple[int, ...] | None = ranged(None, ge=1)  # None = the backbone's own default
-
-
-@dataclass
-class KnnConfig:
-    k: int = ranged(20, ge=1)
-    temperature: float | None = ranged(None, gt=0)  # None: majority vote; else exp(sim/T)-weighted vote
-
-
-@dataclass
-class RetrievalConfig:
-    # Taps by pool name (see vssl.evaluation.taps), backbone tap name, a comma-separated string of them, or "all".
-    # Wang 2020 Tables 3.5/3.6 report pool5; its Fig. 3.8 compares pool1-pool5 (best: pool3/pool4).
-    taps: tuple[str, ...] | str = ("pool5",)
-    top_k: tuple[int, ...] = ranged(RETRIEVAL_TOP_K, ge=1)
-
-
-@dataclass
-class SvmConfig:
-    tap: str = "pool5"  # Wang 2020 §2.4: the last conv layer; §3.6.3 picks pool3 (C3D, R(2+1)D) or pool4 (R3D)
-    c: float = ranged(SVM_C, gt=0)
-    # split: train on the train split, test on the test split; leave_one_out: YUPENN (Wang 2020 §2.4), every
-    # test-split video scored by an SVM on all others; aslan: ASLAN same/not-same pairs (Wang 2020 §3.6), the 12
-    # similarities of aslan_taps' features per pair, 10-fold cross-validation over the pair file's folds.
-    protocol: str = "split"
-    aslan_taps: tuple[str, ...] = ("pool3", "pool4", "pool5")  # Wang 2020 §3.6.3: pool3, pool4 and pool5
+    # per-channel input normalisation; None: a vssl file's own (its EncoderSpec), else PySlowFast's Kinetics
+    # statistics. Set it for another tool's weights, e.g. torchvision's video models: mean [0.43216, 0.394666,
+    # 0.37645], std [0.22803, 0.22145, 0.216989]; VideoMAE: ImageNet's [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -167,30 +145,62 @@ def stored_encoder_sha256(config: EncoderConfig, seed: int) -> str:
     return file_sha256(config.checkpoint)
 
 
-def backbone_kwargs(config: EncoderConfig) -> dict:
-    """``build_backbone`` options of ``encoder.backbone``: width, and depth when set."""
-    return {"width": config.width} | ({} if config.depth is None else {"depth": tuple(config.depth)})
+def config_spec(config: EncoderConfig) -> EncoderSpec:
+    """The spec of ``encoder.backbone``/``width``/``depth``/``mean``/``std``: a random init's, or what a foreign
+    checkpoint is loaded into."""
+    return with_normalisation(EncoderSpec(config.backbone, {"width": config.width, "depth": config.depth}), config)
 
 
-def load_checkpoint_encoder(config: EncoderConfig, report: bool = False) -> tuple[nn.Module, bool]:
-    """The checkpoint's encoder (ours, or foreign weights loaded into ``encoder.backbone``) and whether it was foreign;
-    ``report`` prints the key report (always one line for a foreign file, only on a problem for ours)."""
-    encoder, load_report, foreign = load_any_encoder(config.checkpoint, config.backbone, backbone_kwargs(config))
-    if report and foreign:
-        print(key_report_line(config.backbone, encoder, load_report))
-    elif report and (load_report.missing or load_report.unexpected):
-        print(f"{config.checkpoint}: {load_report.summary()}")
-    return encoder, foreign
+def with_normalisation(spec: EncoderSpec, config: EncoderConfig) -> EncoderSpec:
+    """``spec`` with ``encoder.mean`` / ``encoder.std`` where they are set."""
+    return replace(spec, mean=spec.mean if config.mean is None else config.mean,
+                   std=spec.std if config.std is None else config.std)
 
 
-def build_encoder(config: EncoderConfig, seed: int, module: nn.Module | None = None) -> nn.Module:
-    """The encoder to evaluate: a copy of ``module``, loaded weights, or a random init drawn from ``seed``."""
-    if module is not None:
-        return copy.deepcopy(module)  # fine-tuning and device moves must leave the caller's module as it was
-    if config.checkpoint == "random":
-        torch.manual_seed(seed)
-        return build_backbone(config.backbone, **backbone_kwargs(config))
-    return load_checkpoint_encoder(config)[0]
+class EncoderSource:
+    """The encoder of one `run_eval`, read once: a checkpoint (ours, or foreign weights loaded into
+    ``encoder.backbone``; its key report printed, a refused file failing before any video is read), an in-memory
+    module, or a random init. ``identity`` names it in the feature cache key and the results: the in-memory module's
+    state-dict hash, the checkpoint file's hash (plus the backbone a foreign file was loaded into), None at random."""
+
+    def __init__(self, config: EncoderConfig, module: nn.Module | None = None):
+        self.config, self.module, self.missing = config, module, set()
+        self.spec, self.loaded = config_spec(config), False  # loaded: rebuilt from ``spec`` with a checkpoint's tensors
+        if module is not None:
+            self.identity = {"state_dict_sha256": state_dict_sha256(module)}
+        elif config.checkpoint == "random":
+            self.identity = None
+        else:
+            self.module, report, foreign, spec = load_any_encoder(config.checkpoint, self.spec)
+            self.spec, self.loaded = with_normalisation(spec, config), True
+            if foreign:  # always one line for a foreign file, only on a problem for ours
+                print(key_report_line(config.backbone, self.module, report))
+            elif report.missing or report.unexpected:
+                print(f"{config.checkpoint}: {report.summary()}")
+            self.missing = set(report.missing)
+            into = {"loaded_into": {"backbone": config.backbone, **self.spec.kwargs}} if foreign else {}
+            self.identity = {"checkpoint_sha256": file_sha256(config.checkpoint), **into}
+
+    def tap_names(self) -> tuple[str, ...]:
+        if self.module is not None:
+            return self.module.tap_names
+        with torch.device("meta"):  # a random init's taps, without drawing or allocating its weights
+            return self.spec.build().tap_names
+
+    def encoder(self, seed: int) -> nn.Module:
+        """A new encoder to evaluate, which the caller may move and train: a random init drawn from ``seed``, a copy
+        of the in-memory module, or the checkpoint's backbone built again with its tensors. Building it again draws
+        from torch's global RNG what loading the file drew, so what draws next (a fine-tuned head, dropout) and the
+        tensors the file lacks come out as when every seed loaded the file."""
+        if self.module is None:
+            torch.manual_seed(seed)
+            return self.spec.build()
+        if not self.loaded:
+            return copy.deepcopy(self.module)
+        encoder = self.spec.build()
+        state = self.module.state_dict()
+        encoder.load_state_dict({k: v for k, v in state.items() if k not in self.missing}, strict=False)
+        return encoder
 
 
 def sample_key(sample: Sample) -> tuple[str, float | None, float | None]:
@@ -200,8 +210,11 @@ def sample_key(sample: Sample) -> tuple[str, float | None, float | None]:
 class EvalData:
     """Train/test samples of the manifest, their class names, and datasets built on demand."""
 
-    def __init__(self, config: EvalDataConfig, progress: bool):
+    def __init__(self, config: EvalDataConfig, progress: bool, spec: EncoderSpec | None = None):
         self.config = config = with_dataset_splits(config)
+        # the encoder's input statistics where they are not the transforms' Kinetics default
+        custom = spec is not None and not spec.normalisation_is_default()
+        self.normalise = {"mean": spec.mean, "std": spec.std} if custom else {}
         if config.crops not in (1, 3):
             raise ConfigError(f"data.crops={config.crops} must be 1 (centre) or 3 (both ends and centre)")
         self.train = read_manifest(config.manifest, split=config.train_split)
@@ -231,22 +244,27 @@ class EvalData:
         if training:  # fine-tuning: one random clip, random crop + flip, no colour augmentation
             sampler = RandomClipSampler(c.clip_len, c.stride)
             transform = build_train_transform(c.crop_size, c.short_side, strength=0.0, blur=False, grayscale_p=0.0,
-                                              flip=self.flip)
+                                              flip=self.flip, **self.normalise)
         else:
             sampler = UniformClipSampler(c.clip_len, c.stride, c.num_clips)
-            transform = build_multi_crop_eval_transform(c.test_crop_size or c.crop_size, c.short_side, c.crops)
+            transform = build_multi_crop_eval_transform(c.test_crop_size or c.crop_size, c.short_side, c.crops,
+                                                        **self.normalise)
         return VideoClipDataset(samples, self.index, sampler, transform, labels, self.classes, seed=seed,
                                 store=self.store)
 
     def views_key(self) -> dict:
-        """What determines a video's frozen test views (part of the feature cache key)."""
+        """What determines a video's frozen test views (part of the feature cache key); the normalisation only
+        where it is not the Kinetics default, so that the keys of earlier caches stay valid."""
         c = self.config
-        return {"clip_len": c.clip_len, "stride": c.stride, "num_clips": c.num_clips, "crops": c.crops,
-                "crop_size": c.test_crop_size or c.crop_size, "short_side": c.short_side}
+        key = {"clip_len": c.clip_len, "stride": c.stride, "num_clips": c.num_clips, "crops": c.crops,
+               "crop_size": c.test_crop_size or c.crop_size, "short_side": c.short_side}
+        if self.normalise:
+            key["normalise"] = {k: list(v) for k, v in self.normalise.items()}
+        return key
 
 
 def encoder_key(config: EncoderConfig, seed: int, encoder_id: dict | None) -> dict:
-    """The encoder's part of the feature cache key: ``encoder_id`` (see ``identify_encoder``), or the random init's
+    """The encoder's part of the feature cache key: ``encoder_id`` (``EncoderSource.identity``), or the random init's
     spec and seed."""
     if encoder_id is not None:
         return encoder_id
@@ -258,21 +276,6 @@ def feature_cache_for(config: EvalConfig) -> FeatureCache:
     if config.feature_cache == NO_FEATURE_CACHE:
         return FeatureCache(None)
     return FeatureCache(config.feature_cache or Path(config.store).parent / "feature_cache")
-
-
-def protocol_taps(protocols: list[str], config: EvalConfig, tap_names: tuple[str, ...]) -> dict[str, list[str]]:
-    """The backbone taps each frozen protocol reads."""
-    taps = {p: [ENCODER_TAP] for p in ("knn", "linear") if p in protocols}
-    if "retrieval" in protocols:
-        taps["retrieval"] = resolve_taps(config.retrieval.taps, tap_names, "retrieval.taps")
-    if "svm" in protocols and config.svm.protocol == "aslan":
-        taps["svm"] = resolve_taps(config.svm.aslan_taps, tap_names, "svm.aslan_taps")
-    elif "svm" in protocols:
-        svm_taps = resolve_taps(config.svm.tap, tap_names, "svm.tap")
-        if len(svm_taps) != 1:
-            raise ConfigError(f"svm.tap: one tap expected, got '{config.svm.tap}'")
-        taps["svm"] = svm_taps
-    return taps
 
 
 class Recorder:
@@ -288,39 +291,29 @@ class Recorder:
         self.digest = config_hash(config)
         self.results: list[Result] = []
 
-    def record(self, protocol: str, label: str, seed: int, metrics: dict[str, float], n_videos: int) -> None:
-        """Results of one protocol computed on ``n_videos`` test videos."""
+    def record(self, protocol: str, label: str, seed: int, metrics: dict[str, float], n_videos: int,
+               rule: str = "") -> None:
+        """Results of one protocol computed on ``n_videos`` test videos under ``rule`` (``Protocol.rule``)."""
         sha256 = encoder_sha256(self.encoder_id, self.config.encoder, seed)
         for metric, value in metrics.items():
             self.results.append(Result(self.run_id, self.encoder, protocol, self.dataset, self.split, label, metric,
-                                       value, seed, self.digest, encoder_sha256=sha256, n_videos=int(n_videos)))
+                                       value, seed, self.digest, encoder_sha256=sha256, n_videos=int(n_videos),
+                                       rule=rule))
 
     def finish(self, skipped: set[str]) -> list[Result]:
         """Every result, each with the number of videos the evaluation skipped as unreadable."""
         return [replace(r, n_skipped=len(skipped)) for r in self.results]
 
 
-def identify_encoder(config: EncoderConfig, module: nn.Module | None) -> dict | None:
-    """What identifies a non-random encoder in the feature cache key: an in-memory module's state-dict hash, or the
-    checkpoint file's hash (plus the backbone a foreign file was loaded into); None for a random init. Loads a
-    checkpoint once, printing its key report, so a refused file fails before any video is read."""
-    if module is not None:
-        return {"state_dict_sha256": state_dict_sha256(module)}
-    if config.checkpoint == "random":
-        return None
-    _, foreign = load_checkpoint_encoder(config, report=True)
-    into = {"loaded_into": {"backbone": config.backbone, **backbone_kwargs(config)}} if foreign else {}
-    return {"checkpoint_sha256": file_sha256(config.checkpoint), **into}
-
-
 def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalData, seed: int, cache: FeatureCache,
-                         encoder_id: dict | None, recorder: Recorder, module: nn.Module | None = None) -> set[str]:
-    """kNN / linear / retrieval / SVM for every label set on (cached) frozen features; → skipped video paths."""
-    encoder = build_encoder(config.encoder, seed, module)
-    taps = protocol_taps(protocols, config, encoder.tap_names)
+                         source: EncoderSource, recorder: Recorder) -> set[str]:
+    """The registered frozen protocols for every label set on (cached) frozen features; → skipped video paths."""
+    encoder = functools.cache(lambda: source.encoder(seed))  # built only when a feature is not in the cache
+    tap_names = source.tap_names()
+    taps = {name: protocol.taps(config, tap_names) for name, protocol in FROZEN.items() if name in protocols}
     needed = list(dict.fromkeys(tap for names in taps.values() for tap in names))
     labels = list(config.data.labels)
-    key = {"encoder": encoder_key(config.encoder, seed, encoder_id), "views": data.views_key()}
+    key = {"encoder": encoder_key(config.encoder, seed, source.identity), "views": data.views_key()}
     placement = Placement.for_eval(config.device, config.amp)
     if placement.amp is not None:  # mixed-precision features are cached apart from fp32 ones
         key["amp"] = str(placement.amp)
@@ -330,16 +323,15 @@ def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalDat
     def extract(split: str, samples: list[Sample]) -> tuple[VideoClipDataset, dict[str, torch.Tensor]]:
         dataset = data.clips(samples, labels)
         features, decode_failures = cached_tap_features(
-            cache, {**key, "data": {"manifest_sha256": manifest_sha256, "split": split}}, lambda: encoder, dataset,
+            cache, {**key, "data": {"manifest_sha256": manifest_sha256, "split": split}}, encoder, dataset,
             needed, config.data.batch_size, config.data.num_workers, config.progress, f"{split} features", placement)
         skipped.update(decode_failures, dataset.unreadable)
         return dataset, features
 
     test_set, test = extract(config.data.test_split, data.test)
-    if config.svm.protocol == "aslan" and "svm" in taps:
-        folds = aslan_fold_accuracies(config, test_set, [test[tap] for tap in taps.pop("svm")], seed)
-        recorder.record("svm@aslan", "same", seed, {"accuracy": sum(folds) / len(folds)},
-                        int(readable_rows(test[needed[0]]).sum()))
+    if config.svm.protocol == ASLAN and "svm" in taps:  # same/not-same pairs of test videos: no training split
+        metrics = aslan(config.data.manifest, test_set, [test[tap] for tap in taps.pop("svm")], config.svm, seed)
+        recorder.record(FROZEN["svm"].stored(ASLAN), "same", seed, metrics, int(readable_rows(test[needed[0]]).sum()))
         if not taps:
             return skipped
     train_set, train = extract(config.data.train_split, data.train)
@@ -352,62 +344,19 @@ def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalDat
         y_train = torch.as_tensor(train_set.labels(label))[train_rows]
         y_test = torch.as_tensor(test_set.labels(label))[test_rows]
         num_classes = len(data.classes[label])
-        for protocol, names in taps.items():
+        for name, names in taps.items():
+            protocol, section = FROZEN[name], getattr(config, name, None)
             for tap in names:
-                x_train, x_test = train[tap][train_rows], test[tap][test_rows]
-                on = placement.tensor  # kNN, the linear probe and retrieval on the device; SVMs stay on the CPU
-                if protocol == "knn":
-                    scores = placement.host(knn_scores(on(x_train.mean(dim=1)), on(y_train), on(x_test.mean(dim=1)),
-                                                       num_classes, config.knn.k, config.knn.temperature))
-                    recorder.record("knn", label, seed, classification_metrics(scores, y_test), n_test)
-                elif protocol == "linear":
-                    scores = train_linear_probe(x_train, y_train, x_test, num_classes, config.linear, seed, placement)
-                    recorder.record("linear", label, seed, classification_metrics(scores, y_test), n_test)
-                elif protocol == "retrieval":
-                    hits = retrieval_topk(on(x_train.mean(dim=1)), on(y_train), on(x_test.mean(dim=1)), on(y_test),
-                                          config.retrieval.top_k)
-                    recorder.record(protocol_name(tap), label, seed, {f"top{k}": v for k, v in hits.items()},
-                                    n_test)
-                else:
-                    recorder.record(f"svm@{tap}", label, seed, classification_metrics(
-                        svm_protocol_scores(config, x_train, y_train, x_test, y_test, num_classes, seed), y_test),
-                        n_test)
+                metrics = protocol.run(train[tap][train_rows], y_train, test[tap][test_rows], y_test, num_classes,
+                                       section, seed, placement)
+                recorder.record(protocol.stored(tap), label, seed, metrics, n_test, protocol.rule(section))
     return skipped
 
 
-def svm_protocol_scores(config: EvalConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
-                        y_test: torch.Tensor, num_classes: int, seed: int) -> torch.Tensor:
-    """SVM decision values of the test videos: leave-one-out within the test split, or trained on the train split."""
-    if config.svm.protocol == "leave_one_out":
-        return leave_one_out_scores(video_features(x_test), y_test, num_classes, config.svm.c, seed)
-    if config.svm.protocol != "split":
-        raise ConfigError(f"svm.protocol: unknown protocol '{config.svm.protocol}' (valid: split, leave_one_out, "
-                          "aslan)")
-    return svm_scores(video_features(x_train), y_train, video_features(x_test), num_classes, config.svm.c, seed)
-
-
-def aslan_fold_accuracies(config: EvalConfig, videos: VideoClipDataset, features: list[torch.Tensor],
-                          seed: int) -> list[float]:
-    """ASLAN (Wang 2020 §3.6): the pairs of the manifest's ``.pairs.csv`` over the test split's videos; pairs with an
-    unreadable video are left out (and counted)."""
-    pairs_file = pairs_path(config.data.manifest)
-    if not pairs_file.is_file():
-        raise VsslError(f"svm.protocol=aslan needs the pair file {pairs_file} (written by `vssl data import aslan`)")
-    readable = readable_rows(features[0])
-    every_pair = read_pairs(pairs_file)
-    unreadable = set(videos.unreadable)
-    indexed = pair_indices([p for p in every_pair if p.a not in unreadable and p.b not in unreadable], videos.samples)
-    pairs = [p for p in indexed if readable[p[1]] and readable[p[2]]]
-    dropped = len(every_pair) - len(pairs)
-    if dropped:
-        print(f"ASLAN: left out {dropped} pair(s) with an unreadable video")
-    return aslan_accuracy([video_features(f) for f in features], pairs, config.svm.c, seed)
-
-
 def run_finetune(config: EvalConfig, data: EvalData, label: str, seed: int, recorder: Recorder,
-                 module: nn.Module | None = None) -> set[str]:
+                 source: EncoderSource) -> set[str]:
     torch.manual_seed(seed)
-    encoder = build_encoder(config.encoder, seed, module)
+    encoder = source.encoder(seed)
     train_set = data.clips(data.train_samples(label), [label], training=True, seed=seed)
     test_set = data.clips(data.test, [label])
     scores, skipped = finetune(encoder, train_set, test_set, len(data.classes[label]), config.finetune,
@@ -424,9 +373,7 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
     ``encoder``: an in-memory vssl backbone to evaluate instead of ``encoder.checkpoint`` (left as "random"); it is
     copied, never changed, and named in the results by ``encoder.name`` or its class and state-dict hash.
     """
-    unknown = [p for p in protocols if p not in PROTOCOLS]
-    if unknown:
-        raise ConfigError(f"unknown protocol '{unknown[0]}' (available: {', '.join(PROTOCOLS)})")
+    check_protocol_names(protocols)
     if not config.data.manifest:
         raise ConfigError("missing config key 'data.manifest'")
     random_init = config.encoder.checkpoint == "random"
@@ -440,23 +387,23 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
         raise VsslError(f"encoder.checkpoint: file not found: {config.encoder.checkpoint}")
     Placement.for_eval(config.device, config.amp)  # a device or precision this machine lacks fails before any work
     ResultStore.check_writable(config.store)  # an unwritable or foreign store fails before any work too
-    encoder_id = identify_encoder(config.encoder, encoder)
+    source = EncoderSource(config.encoder, encoder)
     if encoder is not None and not config.encoder.name:
-        name = f"{type(encoder).__name__}-{encoder_id['state_dict_sha256'][:8]}"
+        name = f"{type(encoder).__name__}-{source.identity['state_dict_sha256'][:8]}"
         config = replace(config, encoder=replace(config.encoder, name=name))
     share_cpu_with_workers(config.data.num_workers)
-    data = EvalData(config.data, config.progress)
+    data = EvalData(config.data, config.progress, source.spec)
     config = replace(config, data=data.config)  # the splits EvalData resolved from the dataset sidecar
-    recorder = Recorder(config, encoder_id)
+    recorder = Recorder(config, source.identity)
     cache = feature_cache_for(config)
-    frozen = [p for p in protocols if p in FROZEN_PROTOCOLS]
+    frozen = [p for p in protocols if p in FROZEN]
     skipped: set[str] = set()
     for seed in range(config.seed, config.seed + config.seeds):
         if frozen:
-            skipped |= run_frozen_protocols(frozen, config, data, seed, cache, encoder_id, recorder, encoder)
-        if "finetune" in protocols:
+            skipped |= run_frozen_protocols(frozen, config, data, seed, cache, source, recorder)
+        if FINETUNE in protocols:
             for label in config.data.labels:
-                skipped |= run_finetune(config, data, label, seed, recorder, encoder)
+                skipped |= run_finetune(config, data, label, seed, recorder, source)
     if skipped:
         print(f"skipped {len(skipped)} unreadable video(s): {', '.join(sorted(skipped)[:5])}")
     results = recorder.finish(skipped)

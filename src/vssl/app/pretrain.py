@@ -28,7 +28,7 @@ from vssl.data.manifest import read_manifest
 from vssl.evaluation.monitor import KnnMonitor, MonitorConfig
 from vssl.methods.registry import get_method
 from vssl.models.checkpoints import save_encoder
-from vssl.models.registry import build_backbone
+from vssl.models.spec import EncoderSpec
 
 
 @dataclass
@@ -55,8 +55,6 @@ class ModelConfig:
     width: float = ranged(1.0, gt=0)
     depth: tuple[int, ...] | None = ranged(None, ge=1)  # blocks per stage; None = the backbone's own default
 
-    def kwargs(self) -> dict:
-        return {"width": self.width} | ({} if self.depth is None else {"depth": tuple(self.depth)})
 
 
 STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork")
@@ -85,11 +83,6 @@ class TrainConfig:
             if getattr(self, key) < 1:
                 raise ConfigError(f"train.{key}: expected a count >= 1, got {getattr(self, key)!r}")
 
-    @property
-    def processes(self) -> int:
-        """Data-parallel processes (each loads ``batch_size`` videos per step)."""
-        return self.devices * self.num_nodes
-
 
 @dataclass
 class PretrainConfig:
@@ -109,15 +102,29 @@ def resolve_method(config: PretrainConfig):
     return name, method_class, from_dict(config_class, section, "method")
 
 
-class SaveVsslSpec(L.Callback):
-    """Store how to rebuild the backbone inside every Lightning checkpoint."""
+def encoder_spec(config: PretrainConfig) -> EncoderSpec:
+    """The encoder this run trains: its backbone and the clips it sees (Kinetics-normalised, as every transform)."""
+    data = config.data
+    return EncoderSpec(config.model.backbone, {"width": config.model.width, "depth": config.model.depth},
+                       clip_len=data.clip_len, stride=data.stride, crop_size=data.crop_size)
 
-    def __init__(self, model: ModelConfig):
-        self.spec = {"backbone": model.backbone, "backbone_kwargs": {k: list(v) if isinstance(v, tuple) else v
-                                                                     for k, v in model.kwargs().items()}}
+
+class SaveVsslSpec(L.Callback):
+    """Store the encoder's spec (how to rebuild and feed it) inside every Lightning checkpoint."""
+
+    def __init__(self, spec: EncoderSpec):
+        self.spec = spec.to_dict()
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
         checkpoint["vssl"] = self.spec
+
+
+class LogIntervalFromEpoch(L.Callback):
+    """Step metrics every 10 optimiser steps, or every epoch's worth when an epoch is shorter; the trainer knows
+    the epoch's batches once it has set up the loader."""
+
+    def on_train_start(self, trainer, pl_module):
+        trainer.log_every_n_steps = max(1, min(10, int(trainer.num_training_batches)))
 
 
 def build_monitor(config: PretrainConfig, store: ClipStore | None = None) -> KnnMonitor:
@@ -174,6 +181,7 @@ def run_pretrain(config: PretrainConfig) -> Path:
         raise VsslError(f"{config.data.manifest}: no samples in split '{config.data.split}'")
     index = build_index(samples, cache=index_path_for(config.data.manifest), progress=config.train.progress)
     store = open_clip_store(config.data.manifest) if config.data.clip_store else None
+    prepared = method_class.prepare(method_config, config.data, progress=config.train.progress)
     label_sets = list(method_class.label_sets(method_config))
     classes = {name: class_order(config.data.manifest, samples, name) for name in label_sets}
     dataset = VideoClipDataset(samples, index, method_class.build_sampler(method_config, config.data),
@@ -183,27 +191,25 @@ def run_pretrain(config: PretrainConfig) -> Path:
     if len(dataset) < config.train.batch_size:
         raise VsslError(f"{config.data.manifest}: only {len(dataset)} readable videos in split "
                         f"'{config.data.split}', fewer than train.batch_size={config.train.batch_size}")
-    order = method_class.build_order(method_config, dataset, config.train.seed, config.train.epochs)
+    order = method_class.build_order(method_config, dataset, config.train.seed, config.train.epochs, prepared)
     loader = make_loader(dataset, config.train.batch_size, shuffle=True, num_workers=config.data.num_workers,
                          drop_last=True, seed=config.train.seed, order=order, resumable=True)
-    # under DDP each process reads every processes-th video of the epoch's order (Lightning's distributed sampler)
-    videos_per_epoch = len(order) if order is not None else len(dataset)
-    steps_per_epoch = math.ceil(videos_per_epoch / config.train.processes) // config.train.batch_size
-    backbone = build_backbone(config.model.backbone, **config.model.kwargs())
-    labelled = {"num_classes": {name: len(names) for name, names in classes.items()}} if label_sets else {}
-    method = method_class(backbone, method_config, config.optim, steps_per_epoch,
-                          steps_per_epoch * config.train.epochs, **labelled)
+    spec = encoder_spec(config)
+    backbone = spec.build()
+    extra = ({"num_classes": {name: len(names) for name, names in classes.items()}} if label_sets else {}) \
+        | ({} if prepared is None else {"prepared": prepared})
+    method = method_class(backbone, method_config, config.optim, **extra)
 
     # keep the newest epoch checkpoint plus last.ckpt, written after every epoch (what `resume` continues from)
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_epochs=1, save_top_k=1)
-    callbacks = [checkpoint, SaveVsslSpec(config.model), RandomStates()]
+    callbacks = [LogIntervalFromEpoch(), checkpoint, SaveVsslSpec(spec), RandomStates()]
     if config.train.checkpoint_every_steps:
         callbacks.append(step_checkpoint(out / "checkpoints", config.train.checkpoint_every_steps))
     monitor = build_monitor(config, store) if config.monitor.label else None
     if monitor is not None:
         callbacks.append(monitor)
     if config.train.progress:
-        callbacks.append(StderrProgressBar(refresh_rate=max(1, steps_per_epoch // 10)))  # stdout: results only
+        callbacks.append(StderrProgressBar())  # stdout: results only
     trainer = L.Trainer(max_epochs=config.train.epochs, accelerator=config.train.accelerator,
                         devices=config.train.devices, num_nodes=config.train.num_nodes,
                         strategy=config.train.strategy, sync_batchnorm=config.train.sync_batchnorm,
@@ -211,7 +217,7 @@ def run_pretrain(config: PretrainConfig) -> Path:
                         logger=CSVLogger(out, name="logs"), callbacks=callbacks,  # a new version_N per (re)start
                         plugins=[AtomicCheckpointIO()],  # atomic checkpoint writes, weights-only reads
                         enable_progress_bar=config.train.progress, enable_model_summary=False,
-                        log_every_n_steps=max(1, min(10, steps_per_epoch)), num_sanity_val_steps=0)
+                        log_every_n_steps=1, num_sanity_val_steps=0)  # LogIntervalFromEpoch sets the interval
     if config.train.sync_batchnorm and trainer.world_size > 1 and isinstance(trainer.accelerator, CPUAccelerator):
         raise ConfigError("train.sync_batchnorm=true needs GPUs: PyTorch's SyncBatchNorm does not run on CPU")
     if config.train.checkpoint_every_steps and trainer.world_size > 1:
@@ -222,7 +228,7 @@ def run_pretrain(config: PretrainConfig) -> Path:
     if not trainer.is_global_zero:  # under DDP, process 0 writes the run's outputs
         return out
 
-    save_encoder(out / "encoder.pt", method.encoder, config.model.backbone, config.model.kwargs())
+    save_encoder(out / "encoder.pt", method.encoder, spec)
     skipped = sorted(set(method.skipped_paths))
     summary = {"method": method_name, "epochs": config.train.epochs, "steps": trainer.global_step,
                "videos": len(dataset), "unreadable_at_index": dataset.unreadable,

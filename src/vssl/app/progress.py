@@ -22,13 +22,18 @@ def _on_stderr(init):
 
 
 class StderrProgressBar(TQDMProgressBar):
-    """Lightning's progress bar, drawn on stderr so that redirected stdout holds only results."""
+    """Lightning's progress bar, drawn on stderr so that redirected stdout holds only results, and redrawn about ten
+    times per training epoch (the trainer knows the epoch's batches once training starts)."""
 
     init_sanity_tqdm = _on_stderr(TQDMProgressBar.init_sanity_tqdm)
     init_train_tqdm = _on_stderr(TQDMProgressBar.init_train_tqdm)
     init_validation_tqdm = _on_stderr(TQDMProgressBar.init_validation_tqdm)
     init_predict_tqdm = _on_stderr(TQDMProgressBar.init_predict_tqdm)
     init_test_tqdm = _on_stderr(TQDMProgressBar.init_test_tqdm)
+
+    def on_train_start(self, trainer, pl_module):
+        self._refresh_rate = max(1, int(trainer.num_training_batches) // 10)
+        super().on_train_start(trainer, pl_module)
 
 
 def format_duration(seconds: float) -> str:

@@ -52,7 +52,8 @@ def resume_point(checkpoint: dict, batches_per_epoch: int) -> tuple[int, int, di
 
 
 def announce_resume(out: Path, path: Path, loader) -> None:
-    """Print where the run resumes and put ``loader`` there (Lightning restores it again from the same state)."""
+    """Print where the run resumes and put ``loader`` there, before the trainer sets it up (the trainer does not
+    restore a loader it has already set up)."""
     epoch, step, position = resume_point(read_checkpoint(path), len(loader))
     loader.load_state_dict(position)
     print(f"resuming {out} from epoch {epoch}, step {step} ({path})", flush=True)

@@ -269,22 +269,15 @@ class LabelledClipSampler:
     """One clip per video, at a start drawn uniformly from its labelled starts (see the module docstring).
 
     A clip sampler as in ``vssl.data.sampling``: ``sampler(num_frames, fps, rng)`` → one clip of frame indices
-    relative to the video (segment). ``labels_path`` names the cache the method reads the clips' labels from and
-    ``command`` the command line that computes it.
+    relative to the video (segment). It needs no labels: the starts follow from the frame count alone.
     """
 
     num_clips = 1
 
-    def __init__(self, clip_len: int, stride: int, position_step: int | None, labels_path: str | os.PathLike,
-                 command: str):
+    def __init__(self, clip_len: int, stride: int, position_step: int | None):
         self.clip_len = _positive_int("clip_len", clip_len)
         self.stride = _positive_int("stride", stride)
         self.position_step = resolve_position_step(clip_len, stride, position_step)
-        self.labels_path = Path(labels_path)
-        self.command = command
-
-    def load_labels(self) -> LabelTable:
-        return LabelTable.load(self.labels_path, self.command)
 
     def __call__(self, num_frames: int, fps: float, rng: np.random.Generator) -> list[list[int]]:
         starts = labelled_starts(_positive_int("num_frames", num_frames), self.clip_len, self.stride,

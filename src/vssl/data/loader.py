@@ -153,10 +153,12 @@ class ResumableOrder(Sampler):
 
 class ResumableLoader(DataLoader):
     """A loader over a :class:`ResumableOrder` whose position, {"epoch", "batches" taken in it}, Lightning saves in
-    every checkpoint (``state_dict``) and restores before it first iterates (``load_state_dict``): a run resumed
-    from a mid-epoch checkpoint continues with the next batch of that epoch, one resumed from an epoch-end
-    checkpoint with the next epoch, with the keys an uninterrupted run draws, whenever Lightning creates the
-    iterator. Its own ``generator`` seeds the workers, so creating an iterator never draws from the global torch RNG.
+    every checkpoint (``state_dict``) and ``vssl.app.resume.announce_resume`` restores before training
+    (``load_state_dict``; Lightning skips its own restore, as the step count of the LR schedule sets the loader up
+    first): a run resumed from a mid-epoch checkpoint continues with the next batch of that epoch, one resumed
+    from an epoch-end checkpoint with the next epoch, with the keys an uninterrupted run draws, whenever Lightning
+    creates the iterator. Its own ``generator`` seeds the workers, so creating an iterator never draws from the
+    global torch RNG.
     Under DDP (Lightning wraps the order in a distributed sampler) only the epoch is restored."""
 
     def __init__(self, *args, **kwargs):

@@ -558,9 +558,11 @@ def build_train_transform(
     flip: bool = True,
     inception_crop: bool = False,
     temporal_difference_p: float = 0.0,
+    mean: Sequence[float] = KINETICS_MEAN,
+    std: Sequence[float] = KINETICS_STD,
 ) -> Compose:
     """Feichtenhofer et al. 2021's pre-training augmentation (§A.2): spatial crop, flip, colour jitter (p 0.8),
-    grayscale, Gaussian blur (p 0.5), then Kinetics normalisation.
+    grayscale, Gaussian blur (p 0.5), then normalisation by ``mean`` and ``std`` (Kinetics statistics).
 
     The default crop is VGG-style: short side uniform in ``short_side`` ([256, 320] in the paper), then a
     random ``crop_size`` crop. ``inception_crop=True`` uses the Table 8 area/aspect crop instead, which is
@@ -578,7 +580,7 @@ def build_train_transform(
         transforms.append(GaussianBlur())
     if temporal_difference_p > 0:
         transforms.append(RandomTemporalDifference(temporal_difference_p))
-    return Compose(transforms + [Normalize()])
+    return Compose(transforms + [Normalize(mean, std)])
 
 
 def build_eval_transform(crop_size: int, short_side: int) -> Compose:
@@ -624,8 +626,11 @@ class SpatialCrops(VideoTransform):
         return torch.stack([_crop(video, top, left, *self.size) for top, left in self.offsets(*video.shape[-2:])])
 
 
-def build_multi_crop_eval_transform(crop_size: int, short_side: int, num_crops: int) -> Compose:
-    """Evaluation views: short side to ``short_side``, normalise, then ``num_crops`` crops → [S, C, T, H, W].
+def build_multi_crop_eval_transform(crop_size: int, short_side: int, num_crops: int,
+                                    mean: Sequence[float] = KINETICS_MEAN,
+                                    std: Sequence[float] = KINETICS_STD) -> Compose:
+    """Evaluation views: short side to ``short_side``, normalise by ``mean`` and ``std``, then ``num_crops`` crops
+    → [S, C, T, H, W].
 
     With one crop the single view equals :func:`build_eval_transform`'s output.
     """
@@ -633,4 +638,4 @@ def build_multi_crop_eval_transform(crop_size: int, short_side: int, num_crops: 
         raise VsslError(f"evaluation short_side must be one int, got {short_side!r}")
     if short_side < crop_size:
         raise VsslError(f"short_side {short_side} is smaller than crop_size {crop_size}")
-    return Compose([ShortSideResize(short_side), Normalize(), SpatialCrops(crop_size, num_crops)])
+    return Compose([ShortSideResize(short_side), Normalize(mean, std), SpatialCrops(crop_size, num_crops)])

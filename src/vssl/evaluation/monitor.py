@@ -16,7 +16,7 @@ from vssl.data.manifest import Sample, class_names
 from vssl.data.sampling import UniformClipSampler
 from vssl.data.transforms import build_eval_transform
 from vssl.evaluation.features import extract_clip_features, readable_rows
-from vssl.evaluation.knn import knn_scores
+from vssl.evaluation.knn import WEIGHTED_VOTE_TEMPERATURE, knn_scores
 from vssl.evaluation.metrics import topk_accuracy
 
 
@@ -26,6 +26,7 @@ class MonitorConfig:
     train_split: str = "train"
     test_split: str = "test"
     k: int = ranged(20, ge=1)
+    temperature: float | None = ranged(WEIGHTED_VOTE_TEMPERATURE, gt=0)  # the kNN vote of `vssl eval` (knn.temperature)
     num_clips: int = ranged(1, ge=1)  # uniformly spaced clips per video (1 keeps the monitor cheap)
     every_n_epochs: int = ranged(1, ge=1)
 
@@ -68,7 +69,7 @@ class KnnMonitor(L.Callback):
         y_test = torch.as_tensor(self.test_set.labels(label))[test_ok]
         votes = placement.host(knn_scores(placement.tensor(train[train_ok].mean(dim=1)), placement.tensor(y_train),
                                           placement.tensor(test[test_ok].mean(dim=1)), self.num_classes,
-                                          self.config.k))
+                                          self.config.k, self.config.temperature))
         accuracy = topk_accuracy(votes, y_test)
         self.history.append(accuracy)
         pl_module.log("monitor/knn_top1", accuracy, on_step=False, on_epoch=True, prog_bar=True)

@@ -6,11 +6,23 @@ percentage of hits over all test videos. Features are one vector per video (the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
+from vssl.core.config import ranged
+
 RETRIEVAL_TOP_K = (1, 5, 10, 20, 50)  # Wang 2020 Tables 3.5/3.6 and 4.8-4.10; Kumar et al. 2023 §5
 PROTOCOL_PREFIX = "retrieval@"
+
+
+@dataclass
+class RetrievalConfig:
+    # Taps by pool name (see vssl.evaluation.taps), backbone tap name, a comma-separated string of them, or "all".
+    # Wang 2020 Tables 3.5/3.6 report pool5; its Fig. 3.8 compares pool1-pool5 (best: pool3/pool4).
+    taps: tuple[str, ...] | str = ("pool5",)
+    top_k: tuple[int, ...] = ranged(RETRIEVAL_TOP_K, ge=1)
 
 
 def retrieval_topk(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,

@@ -22,16 +22,30 @@ is tested by an SVM trained on the other 9 (Wang 2020 §3.6.4: "10-fold leave-on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.svm import LinearSVC
 
+from vssl.core.config import ranged
 from vssl.core.errors import VsslError
 
 SVM_C = 1.0  # Wang 2020 does not give C; scikit-learn's LinearSVC default
 SVM_MAX_ITER = 10_000  # liblinear's default 1000 iterations often stop short on a few hundred dense features
 KL_EPSILON = 1e-10
+
+
+@dataclass
+class SvmConfig:
+    tap: str = "pool5"  # Wang 2020 §2.4: the last conv layer; §3.6.3 picks pool3 (C3D, R(2+1)D) or pool4 (R3D)
+    c: float = ranged(SVM_C, gt=0)
+    # split: train on the train split, test on the test split; leave_one_out: YUPENN (Wang 2020 §2.4), every
+    # test-split video scored by an SVM on all others; aslan: ASLAN same/not-same pairs (Wang 2020 §3.6), the 12
+    # similarities of aslan_taps' features per pair, 10-fold cross-validation over the pair file's folds.
+    protocol: str = "split"
+    aslan_taps: tuple[str, ...] = ("pool3", "pool4", "pool5")  # Wang 2020 §3.6.3: pool3, pool4 and pool5
 
 
 def video_features(features: torch.Tensor) -> torch.Tensor:

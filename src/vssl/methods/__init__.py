@@ -7,14 +7,15 @@ from vssl.methods.registry import get_method, list_methods
 __all__ = ["create", "get_method", "list_methods"]
 
 
-def create(name: str, backbone, *, optim=None, steps_per_epoch: int = 1, total_steps: int = 1,
-           num_classes: dict[str, int] | None = None, **settings):
+def create(name: str, backbone, *, optim=None, num_classes: dict[str, int] | None = None, prepared=None,
+           **settings):
     """The LightningModule of method ``name`` around ``backbone``.
 
     ``settings`` are the method's own config fields (``vssl methods`` lists them with their paper defaults), checked
     like the ``method`` section of a pre-training config. ``optim`` is an ``OptimConfig`` (default: its defaults);
-    ``steps_per_epoch`` and ``total_steps`` drive the LR schedule; ``num_classes`` (label set → class count) is
-    needed by methods that train on labels (``supervised``).
+    the LR schedule's step counts come from the trainer that fits the module. ``num_classes`` (label set → class
+    count) is needed by methods that train on labels (``supervised``); ``prepared`` is what the method class's
+    ``prepare(config, data)`` returned (the ``statistics`` method's label table).
     """
     from vssl.core.config import from_dict
     from vssl.core.errors import ConfigError
@@ -25,5 +26,5 @@ def create(name: str, backbone, *, optim=None, steps_per_epoch: int = 1, total_s
     labelled = method_class.label_sets(config)
     if labelled and num_classes is None:
         raise ConfigError(f"method {name!r} trains on labels {', '.join(labelled)}: pass num_classes={{set: count}}")
-    extra = {"num_classes": num_classes} if labelled else {}
-    return method_class(backbone, config, optim or OptimConfig(), steps_per_epoch, total_steps, **extra)
+    extra = ({"num_classes": num_classes} if labelled else {}) | ({} if prepared is None else {"prepared": prepared})
+    return method_class(backbone, config, optim or OptimConfig(), **extra)

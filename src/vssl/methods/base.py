@@ -6,13 +6,18 @@ themselves, so a method may aggregate its queries sequentially (one clip's forwa
 A method that needs more of the batch (e.g. the frame indices of its clips) overrides ``train_batch`` instead.
 
 What the data loader feeds a method is decided by the method's class hooks, so every method trains through the
-same ``vssl pretrain`` engine: ``build_sampler`` (which frames), ``build_transform`` (which augmentations),
-``views_per_clip`` (augmented copies of each clip) and ``build_order`` (video order per epoch, e.g. a curriculum).
+same ``vssl pretrain`` engine: ``prepare`` (data preparation before training, e.g. a label cache; what it returns is
+passed to ``build_order`` and, unless None, to the constructor as ``prepared``), ``build_sampler`` (which frames),
+``build_transform`` (which augmentations), ``views_per_clip`` (augmented copies of each clip) and ``build_order``
+(video order per epoch, e.g. a curriculum). The hooks other than ``prepare`` do no I/O.
+
+Step counts (for the LR schedule and momentum schedules) come from the Lightning trainer fitting the method.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import lightning as L
@@ -20,6 +25,7 @@ import torch
 from torch import nn
 
 from vssl.core.config import ranged
+from vssl.core.errors import VsslError
 from vssl.core.optim import OptimConfig, build_optimizer, build_scheduler
 from vssl.data.sampling import RhoClipSampler
 from vssl.data.transforms import build_train_transform
@@ -37,13 +43,11 @@ class RhoClipsConfig:
 class Method(L.LightningModule):
     """Shared base of all self-supervised methods."""
 
-    def __init__(self, backbone: nn.Module, config, optim: OptimConfig, steps_per_epoch: int, total_steps: int):
+    def __init__(self, backbone: nn.Module, config, optim: OptimConfig):
         super().__init__()
         self.backbone = backbone
         self.config = config
         self.optim_config = optim
-        self.steps_per_epoch = max(steps_per_epoch, 1)
-        self.total_steps = max(total_steps, 1)
         self.automatic_optimization = False
         self.skipped_paths: list[str] = []
 
@@ -52,7 +56,31 @@ class Method(L.LightningModule):
         """The backbone that evaluation uses."""
         return self.backbone
 
+    @property
+    def total_steps(self) -> int:
+        """Optimiser steps of the whole run: the trainer's ``estimated_stepping_batches``; 1 outside a trainer (a
+        hand-driven step then sees the schedules at their start)."""
+        if self._trainer is None:
+            return 1
+        total = self._trainer.estimated_stepping_batches
+        if not math.isfinite(total):
+            raise VsslError("a method's schedules need a finite run: give the trainer max_epochs or max_steps")
+        return max(int(total), 1)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps per epoch: the run's total over the trainer's ``max_epochs``; 1 outside a trainer."""
+        if self._trainer is None:
+            return 1
+        return max(self.total_steps // max(self._trainer.max_epochs or 1, 1), 1)
+
     # --- what the loader feeds the method (class hooks; ``data`` is the PretrainDataConfig) -------------------
+
+    @classmethod
+    def prepare(cls, config, data, progress: bool = True):
+        """Data preparation before training (e.g. computing or loading a label cache); returns what the method
+        needs (None: nothing), which is passed to ``build_order`` and, unless None, to the constructor."""
+        return None
 
     @classmethod
     def build_sampler(cls, config, data):
@@ -79,8 +107,9 @@ class Method(L.LightningModule):
         return ()
 
     @classmethod
-    def build_order(cls, config, dataset, seed: int, epochs: int):
-        """Video order per epoch of a run of ``epochs`` epochs; None = a fresh shuffle every epoch."""
+    def build_order(cls, config, dataset, seed: int, epochs: int, prepared=None):
+        """Video order per epoch of a run of ``epochs`` epochs; None = a fresh shuffle every epoch. ``prepared``:
+        what ``prepare`` returned."""
         return None
 
     # --- training ---------------------------------------------------------------------------------------------

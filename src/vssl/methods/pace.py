@@ -106,8 +106,8 @@ def pace_transform(config: PaceConfig, data) -> Compose:
 class PacePrediction(PretextMethod):
     """A linear pace classifier on the pooled features, plus the optional contrastive term."""
 
-    def __init__(self, backbone, config: PaceConfig, optim, steps_per_epoch, total_steps):
-        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+    def __init__(self, backbone, config: PaceConfig, optim):
+        super().__init__(backbone, config, optim)
         self.pace_head = nn.Linear(backbone.feature_dim, len(config.paces))
         if config.projection_dim is None:
             self.projection = nn.Identity()

@@ -152,8 +152,8 @@ class FrameDecoder(nn.Module):
 class PRP(PretextMethod):
     """Discriminative branch (dilation classifier) and generative branch (motion-attention decoder) on one encoder."""
 
-    def __init__(self, backbone, config: PRPConfig, optim, steps_per_epoch, total_steps):
-        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+    def __init__(self, backbone, config: PRPConfig, optim):
+        super().__init__(backbone, config, optim)
         self.map_tap, map_channels = deepest_map_tap(backbone)
         self.rate_head = nn.Linear(backbone.feature_dim, len(config.dilations))
         self.decoder = FrameDecoder(map_channels)

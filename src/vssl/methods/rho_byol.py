@@ -25,8 +25,8 @@ class RhoBYOLConfig(RhoClipsConfig):
 class RhoBYOL(Method):
     """Every clip is once the query; its prediction regresses the targets of the other clips of its video."""
 
-    def __init__(self, backbone, config: RhoBYOLConfig, optim, steps_per_epoch, total_steps):
-        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+    def __init__(self, backbone, config: RhoBYOLConfig, optim):
+        super().__init__(backbone, config, optim)
         self.head = mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, config.proj_layers, True)
         self.predictor = mlp_head(config.proj_dim, config.pred_hidden, config.proj_dim, config.pred_layers, True)
         self.target_backbone = self.momentum_copy(self.backbone)

@@ -30,8 +30,8 @@ class RhoMoCoConfig(RhoClipsConfig):
 class RhoMoCo(Method):
     """Each clip is once the query; keys of the other clips of its video are its positives (symmetric loss)."""
 
-    def __init__(self, backbone, config: RhoMoCoConfig, optim, steps_per_epoch, total_steps):
-        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+    def __init__(self, backbone, config: RhoMoCoConfig, optim):
+        super().__init__(backbone, config, optim)
         if config.multi_positive not in ("rows", "sum"):
             raise ValueError(f"method.multi_positive must be 'rows' or 'sum', got {config.multi_positive!r}")
         self.head = mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, config.proj_layers,

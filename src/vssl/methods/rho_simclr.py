@@ -26,8 +26,8 @@ class RhoSimCLRConfig(RhoClipsConfig):
 class RhoSimCLR(Method):
     """All ρ·B clips are embedded in parallel (memory grows with ρ, Feichtenhofer et al. 2021 §3); each is once the query."""
 
-    def __init__(self, backbone, config: RhoSimCLRConfig, optim, steps_per_epoch, total_steps):
-        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+    def __init__(self, backbone, config: RhoSimCLRConfig, optim):
+        super().__init__(backbone, config, optim)
         self.head = mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, config.proj_layers, True)
 
     def train_views(self, views: torch.Tensor) -> torch.Tensor:

@@ -29,8 +29,8 @@ class RhoSwAVConfig(RhoClipsConfig):
 class RhoSwAV(Method):
     """All clips are embedded in parallel (memory grows with ρ); prototypes are re-normalised every step."""
 
-    def __init__(self, backbone, config: RhoSwAVConfig, optim, steps_per_epoch, total_steps):
-        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+    def __init__(self, backbone, config: RhoSwAVConfig, optim):
+        super().__init__(backbone, config, optim)
         self.head = mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, config.proj_layers, True)
         self.prototypes = nn.Linear(config.proj_dim, config.num_prototypes, bias=False)
 

@@ -54,8 +54,8 @@ def rotate_frames(video: torch.Tensor, degrees: int) -> torch.Tensor:
 class RotNet3D(PretextMethod):
     """Predict which of K rotations was applied to all frames of a clip; cross-entropy over the K angles."""
 
-    def __init__(self, backbone, config: RotNet3DConfig, optim, steps_per_epoch, total_steps):
-        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+    def __init__(self, backbone, config: RotNet3DConfig, optim):
+        super().__init__(backbone, config, optim)
         self.rotation_head = nn.Linear(backbone.feature_dim, len(config.rotations))
 
     @classmethod

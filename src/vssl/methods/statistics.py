@@ -8,8 +8,9 @@ Each head is fc 2048 → fc 2048 → output on the backbone's pooled features (T
 
 Data, and why it differs from the usual augmentation:
 - The clips are the labelled positions of the cache, one per video and epoch (``LabelledClipSampler``). Compute the
-  labels first with ``vssl data labels statistics MANIFEST --split … --clip-len … --stride …``; a missing cache is
-  a ``VsslError`` that prints that exact command.
+  labels first with ``vssl data labels statistics MANIFEST --split … --clip-len … --stride …`` (or set
+  ``compute_labels``); ``Statistics.prepare`` loads the cache before training, and a missing one is a ``VsslError``
+  that prints that exact command. The module is built with the loaded table (``prepared``).
 - The labels describe regions of the *whole* frame, so the clip is the whole frame resized to ``crop_size``² (the
   regions are defined relative to the frame, so they map exactly onto the input) with no random crop, which would
   move every region boundary, and no colour jitter, which would change the colour labels (the paper's recipe has
@@ -88,30 +89,43 @@ def _position_step(config: StatisticsConfig) -> int | None:
     return config.position_step or None
 
 
+def _labels(table: LabelTable | None) -> LabelTable:
+    """The prepared label table; a method built without one cannot train."""
+    if table is None:
+        raise VsslError("the statistics method needs its label table: build it with "
+                        "prepared=Statistics.prepare(method_config, data_config)")
+    return table
+
+
 class Statistics(Method):
     """Regress the statistics labels of each clip with a motion head and an appearance head."""
 
-    def __init__(self, backbone, config: StatisticsConfig, optim, steps_per_epoch, total_steps):
-        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+    def __init__(self, backbone, config: StatisticsConfig, optim, prepared: LabelTable | None = None):
+        super().__init__(backbone, config, optim)
         self.motion_head = mlp_head(backbone.feature_dim, config.head_hidden, MOTION_LABELS, config.head_layers,
                                     batch_norm=False)
         self.appearance_head = mlp_head(backbone.feature_dim, config.head_hidden, APPEARANCE_LABELS,
                                         config.head_layers, batch_norm=False)
-        self.label_table: LabelTable | None = None
+        self.label_table = prepared
 
     @classmethod
-    def build_sampler(cls, config: StatisticsConfig, data) -> LabelledClipSampler:
-        """Clips at the cached labelled positions; the cache must exist, or ``compute_labels`` builds it first
-        (otherwise the error names the command)."""
+    def prepare(cls, config: StatisticsConfig, data, progress: bool = True) -> LabelTable:
+        """The label table of the training split, loaded from its cache; ``compute_labels`` computes a missing
+        cache first (otherwise the error names the command)."""
         step = _position_step(config)
         path = config.labels or default_labels_path(data.manifest, data.split, data.clip_len, data.stride, step)
         command = labels_command(data.manifest, data.split, data.clip_len, data.stride, step, config.labels or None)
         if not Path(path).is_file() and config.compute_labels:
-            compute_statistics_labels(data.manifest, data.split, data.clip_len, data.stride, path,
-                                      position_step=step)
+            compute_statistics_labels(data.manifest, data.split, data.clip_len, data.stride, out=path,
+                                      progress=progress, position_step=step)
         if not Path(path).is_file():
             raise VsslError(f"{path}: statistics labels not found; compute them first with: {command}")
-        return LabelledClipSampler(data.clip_len, data.stride, step, path, command)
+        return LabelTable.load(path, command)
+
+    @classmethod
+    def build_sampler(cls, config: StatisticsConfig, data) -> LabelledClipSampler:
+        """One clip per video at one of its labelled positions."""
+        return LabelledClipSampler(data.clip_len, data.stride, _position_step(config))
 
     @classmethod
     def build_transform(cls, config: StatisticsConfig, data) -> Compose:
@@ -122,21 +136,15 @@ class Statistics(Method):
         return 1
 
     @classmethod
-    def build_order(cls, config: StatisticsConfig, dataset, seed: int, epochs: int) -> CurriculumOrder | None:
-        """The curriculum over the dataset's videos, scored from the label cache; None = plain shuffling."""
+    def build_order(cls, config: StatisticsConfig, dataset, seed: int, epochs: int,
+                    prepared: LabelTable | None = None) -> CurriculumOrder | None:
+        """The curriculum over the dataset's videos, scored from the prepared label table; None = plain shuffling."""
         if config.curriculum == "none":
             return None
-        table = dataset.sampler.load_labels()
+        table = _labels(prepared)
         scores = [table.video_concentration(sample.path) for sample in dataset.samples]
         step_epochs = epochs // 2 if config.curriculum_step_epochs is None else config.curriculum_step_epochs
         return CurriculumOrder(scores, config.curriculum, step_epochs, seed)
-
-    def labels(self) -> LabelTable:
-        """The label cache of the training data, loaded on first use from the path its clip sampler carries (the
-        method is built without the data config, the sampler with it)."""
-        if self.label_table is None:
-            self.label_table = self.trainer.train_dataloader.dataset.sampler.load_labels()
-        return self.label_table
 
     def flips(self, batch_size: int) -> torch.Tensor:
         """Which clips of this step are mirrored: a fair coin each, drawn from the global step (resumable)."""
@@ -150,7 +158,7 @@ class Statistics(Method):
         mirrored = self.flips(clips.shape[0])
         clips = torch.where(mirrored.view(-1, 1, 1, 1, 1).to(clips.device), clips.flip(-1), clips)
         starts = batch["frames"][:, 0, 0].tolist()
-        motion, appearance = self.labels().targets(batch["paths"], starts, mirrored.tolist())
+        motion, appearance = _labels(self.label_table).targets(batch["paths"], starts, mirrored.tolist())
         motion = torch.as_tensor(motion, dtype=clips.dtype, device=clips.device)
         appearance = torch.as_tensor(appearance, dtype=clips.dtype, device=clips.device)
         features = self.backbone(clips)

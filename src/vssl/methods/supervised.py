@@ -34,9 +34,8 @@ class SupervisedConfig:
 class Supervised(PretextMethod):
     """Cross-entropy on the manifest's labels; logs the mean training accuracy over label sets."""
 
-    def __init__(self, backbone, config: SupervisedConfig, optim, steps_per_epoch, total_steps,
-                 num_classes: dict[str, int]):
-        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+    def __init__(self, backbone, config: SupervisedConfig, optim, num_classes: dict[str, int]):
+        super().__init__(backbone, config, optim)
         self.dropout = nn.Dropout(config.dropout)
         self.heads = nn.ModuleList(nn.Linear(backbone.feature_dim, num_classes[name]) for name in config.labels)
 

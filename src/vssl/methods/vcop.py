@@ -63,8 +63,8 @@ def order_labels(frames: torch.Tensor) -> torch.Tensor:
 class VCOP(PretextMethod):
     """Shared backbone on each clip, fc7 + ReLU on every pair of clip features, concatenation, dropout, N!-way fc8."""
 
-    def __init__(self, backbone, config: VCOPConfig, optim, steps_per_epoch, total_steps):
-        super().__init__(backbone, config, optim, steps_per_epoch, total_steps)
+    def __init__(self, backbone, config: VCOPConfig, optim):
+        super().__init__(backbone, config, optim)
         num_pairs = math.comb(config.tuple_len, 2)
         self.pair_head = nn.Sequential(nn.Linear(2 * backbone.feature_dim, config.hidden_dim), nn.ReLU(inplace=True))
         self.order_head = nn.Sequential(nn.Dropout(config.dropout),

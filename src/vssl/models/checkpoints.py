@@ -23,9 +23,10 @@ from torch import nn
 
 from vssl.core.errors import VsslError
 from vssl.core.io import torch_save_atomic
-from vssl.models.registry import build_backbone
+from vssl.models.spec import EncoderSpec
 
-ENCODER_FORMAT = "vssl-encoder-v1"
+ENCODER_FORMAT = "vssl-encoder-v2"  # {"format", "spec": EncoderSpec.to_dict(), "state_dict"}
+ENCODER_FORMAT_V1 = "vssl-encoder-v1"  # {"format", "backbone", "backbone_kwargs", "state_dict"}: still read
 
 # Top-level keys under which training scripts store the model's state dict, in order of preference: Lightning
 # and MoCo "state_dict", VideoMAE "model" (DeepSpeed "module"), PySlowFast / pytorchvideo "model_state".
@@ -152,10 +153,9 @@ class LoadReport:
         return f"{self.source}: loaded {self.loaded} tensors; {body}" if self.source else body
 
 
-def save_encoder(path: str | Path, backbone: nn.Module, backbone_name: str, backbone_kwargs: dict) -> None:
-    """Write the encoder's weights and how to rebuild it; atomic (temp file + rename)."""
-    payload = {"format": ENCODER_FORMAT, "backbone": backbone_name,
-               "backbone_kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in backbone_kwargs.items()},
+def save_encoder(path: str | Path, backbone: nn.Module, spec: EncoderSpec) -> None:
+    """Write the encoder's weights and its spec (how to rebuild and feed it); atomic (temp file + rename)."""
+    payload = {"format": ENCODER_FORMAT, "spec": spec.to_dict(),
                "state_dict": {k: v.detach().cpu() for k, v in backbone.state_dict().items()}}
     torch_save_atomic(payload, path)
 
@@ -228,38 +228,38 @@ def _safetensors_tensor(path: Path, name: str, entry: object, body: memoryview) 
     return torch.frombuffer(bytearray(body[begin:end]), dtype=dtype).reshape(shape)
 
 
-def _vssl_encoder_spec(payload: object) -> tuple[str, dict, dict] | None:
-    """(backbone name, kwargs, backbone state dict) from our encoder file or our Lightning checkpoint, else None."""
+def _vssl_encoder_spec(payload: object, path: Path) -> tuple[EncoderSpec, dict] | None:
+    """(spec, backbone state dict) from our encoder file or our Lightning checkpoint (of any vssl version), else
+    None."""
     if not isinstance(payload, dict):
         return None
     if payload.get("format") == ENCODER_FORMAT:
-        return payload["backbone"], payload["backbone_kwargs"], payload["state_dict"]
+        return EncoderSpec.from_dict(payload["spec"], str(path)), payload["state_dict"]
+    if payload.get("format") == ENCODER_FORMAT_V1:
+        return EncoderSpec.from_dict(payload, str(path)), payload["state_dict"]
     if "vssl" in payload and "state_dict" in payload:  # a `vssl pretrain` Lightning checkpoint
-        spec = payload["vssl"]
         prefix = "backbone."
         state = {k[len(prefix):]: v for k, v in payload["state_dict"].items() if k.startswith(prefix)}
-        return spec["backbone"], spec["backbone_kwargs"], state
+        return EncoderSpec.from_dict(payload["vssl"], str(path)), state
     return None
 
 
-def load_encoder(path: str | Path) -> tuple[nn.Module, str, dict, LoadReport]:
-    """Rebuild the backbone stored in ``path`` → (module, backbone name, kwargs, key report)."""
+def load_encoder(path: str | Path) -> tuple[nn.Module, EncoderSpec, LoadReport]:
+    """Rebuild the backbone stored in ``path`` → (module, its spec, key report)."""
     path = Path(path)
     payload = read_checkpoint(path)
-    spec = _vssl_encoder_spec(payload)
-    if spec is None:
+    stored = _vssl_encoder_spec(payload, path)
+    if stored is None:
         keys = ", ".join(map(str, list(payload)[:5])) if isinstance(payload, dict) else type(payload).__name__
         raise VsslError(f"{path}: not a vssl encoder or pre-training checkpoint (keys: {keys})")
-    return _rebuild_encoder(spec)
+    return _rebuild_encoder(*stored)
 
 
-def _rebuild_encoder(spec: tuple[str, dict, dict]) -> tuple[nn.Module, str, dict, LoadReport]:
-    """``load_encoder`` on the (backbone name, kwargs, state dict) of a vssl file."""
-    name, kwargs, state = spec
-    backbone = build_backbone(name, **{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
+def _rebuild_encoder(spec: EncoderSpec, state: dict) -> tuple[nn.Module, EncoderSpec, LoadReport]:
+    """``load_encoder`` on the spec and state dict of a vssl file."""
+    backbone = spec.build()
     result = backbone.load_state_dict(state, strict=False)
-    report = LoadReport(list(result.missing_keys), list(result.unexpected_keys))
-    return backbone, name, kwargs, report
+    return backbone, spec, LoadReport(list(result.missing_keys), list(result.unexpected_keys))
 
 
 def find_state_dict(payload: object, path: Path) -> tuple[dict[str, torch.Tensor], str]:
@@ -359,10 +359,10 @@ def load_pretrained(backbone: nn.Module, path: str | Path, strict: bool = False)
 
 def _load_payload(backbone: nn.Module, payload: object, path: Path, strict: bool) -> LoadReport:
     """``load_pretrained`` on a file's already read contents."""
-    spec = _vssl_encoder_spec(payload)
-    if spec is not None:
-        name, _, tensors = spec
-        where = f"of a vssl {name} encoder"
+    stored = _vssl_encoder_spec(payload, path)
+    if stored is not None:
+        tensors = stored[1]
+        where = f"of a vssl {stored[0].backbone} encoder"
     else:
         tensors, trail = find_state_dict(payload, path)
         where = f"in '{trail}'" if trail else "at top level"
@@ -408,24 +408,25 @@ def key_report_line(backbone_name: str, backbone: nn.Module, report: LoadReport)
     return line + (f" ({'; '.join(examples)})" if examples else "")
 
 
-def load_any_encoder(path: str | Path, backbone_name: str, backbone_kwargs: dict,
-                     min_matched: float = MIN_MATCHED_FRACTION) -> tuple[nn.Module, LoadReport, bool]:
-    """Any checkpoint's encoder → (module, key report, foreign).
+def load_any_encoder(path: str | Path, spec: EncoderSpec,
+                     min_matched: float = MIN_MATCHED_FRACTION) -> tuple[nn.Module, LoadReport, bool, EncoderSpec]:
+    """Any checkpoint's encoder → (module, key report, foreign, the spec it was built from: building that again
+    draws from torch's global RNG what this load drew).
 
-    vssl's ``encoder.pt`` / ``last.ckpt`` rebuild the backbone they name (``foreign`` False). Any other file
-    (torchvision, PySlowFast, pytorchvideo, VideoMAE, mmaction, SEVERE-repo wrappers; see ``load_pretrained``) is
-    loaded into ``build_backbone(backbone_name, **backbone_kwargs)``, and refused with a one-line VsslError naming
-    the file when fewer than ``min_matched`` of the backbone's tensors matched.
+    vssl's ``encoder.pt`` / ``last.ckpt`` rebuild the backbone of the spec they hold (``foreign`` False). Any other
+    file (torchvision, PySlowFast, pytorchvideo, VideoMAE, mmaction, SEVERE-repo wrappers; see ``load_pretrained``)
+    is loaded into ``spec.build()``, and refused with a one-line VsslError naming the file when fewer than
+    ``min_matched`` of the backbone's tensors matched.
     """
     path = Path(path)
     payload = read_checkpoint(path)
-    spec = _vssl_encoder_spec(payload)
-    if spec is not None:
-        encoder, _, _, report = _rebuild_encoder(spec)
-        return encoder, report, False
-    backbone = build_backbone(backbone_name, **backbone_kwargs)
-    options = ", ".join(f"{key}={value}" for key, value in backbone_kwargs.items())
-    tried = f"{backbone_name} ({options})" if options else backbone_name
+    stored = _vssl_encoder_spec(payload, path)
+    if stored is not None:
+        encoder, own_spec, report = _rebuild_encoder(*stored)
+        return encoder, report, False, own_spec
+    backbone = spec.build()
+    options = ", ".join(f"{key}={value}" for key, value in spec.kwargs.items())
+    tried = f"{spec.backbone} ({options})" if options else spec.backbone
     try:
         report = _load_payload(backbone, payload, path, strict=False)
     except VsslError as e:  # no tensor fits: say which backbone was tried
@@ -435,4 +436,4 @@ def load_any_encoder(path: str | Path, backbone_name: str, backbone_kwargs: dict
         raise VsslError(f"{path}: only {matched} of the {total} tensors of {tried} matched "
                         f"({report.source}, {len(report.unexpected)} unexpected, {len(report.mismatched)} wrong "
                         f"shape); refused: check encoder.backbone, encoder.width and encoder.depth")
-    return backbone, report, True
+    return backbone, report, True, spec

@@ -24,6 +24,12 @@ class SummaryRow:
     n: int | None = None  # test videos per seed (the fewest over seeds; None: not recorded)
     skipped: int | None = None  # unreadable videos skipped per seed (the most over seeds; None: not recorded)
     encoder_sha256: str = ""  # the checkpoint's hash when the encoder name alone is ambiguous (see encoder_keys)
+    rule: str = ""  # the protocol settings that decided the values (Result.rule)
+
+    @property
+    def method(self) -> str:
+        """The protocol as tables show it: with its rule, where one was stored (``knn (k=10, ...)``)."""
+        return f"{self.protocol} ({self.rule})" if self.rule else self.protocol
 
     @property
     def cell(self) -> str:
@@ -52,22 +58,24 @@ def encoder_keys(results: list[Result]) -> dict[tuple[str, str], tuple[str, str]
 
 
 def summarise(results: list[Result]) -> list[SummaryRow]:
-    """Group by (encoder, protocol, dataset, label, metric), the encoder being its name, or its name and checkpoint
-    hash where the name is ambiguous (``encoder_keys``); mean and sample std over seeds (latest per seed)."""
+    """Group by (encoder, protocol, rule, dataset, label, metric), the encoder being its name, or its name and
+    checkpoint hash where the name is ambiguous (``encoder_keys``); mean and sample std over seeds (latest per seed).
+    Values of different rules (e.g. a majority and a weighted kNN vote) stay in different rows."""
     identity = encoder_keys(results)
     latest: dict[tuple, dict[int, Result]] = defaultdict(dict)
     for r in results:  # results come oldest first, so a re-run of a seed replaces the older value
-        latest[(*identity[(r.encoder, r.encoder_sha256)], r.protocol, r.dataset, r.label, r.metric)][r.seed] = r
+        key = (*identity[(r.encoder, r.encoder_sha256)], r.rule, r.protocol, r.dataset, r.label, r.metric)
+        latest[key][r.seed] = r
     rows = []
-    for (encoder, sha256, *key), by_seed in latest.items():
+    for (encoder, sha256, rule, *key), by_seed in latest.items():
         values = [r.value for r in by_seed.values()]
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         counts = [r.n_videos for r in by_seed.values() if r.n_videos is not None]
         skipped = [r.n_skipped for r in by_seed.values() if r.n_skipped is not None]
         rows.append(SummaryRow(encoder, *key, mean=statistics.fmean(values), std=std, seeds=len(values),
                                n=min(counts) if counts else None, skipped=max(skipped) if skipped else None,
-                               encoder_sha256=sha256))
-    return sorted(rows, key=lambda r: (r.dataset, r.label, r.protocol, metric_order(r.metric), r.encoder))
+                               encoder_sha256=sha256, rule=rule))
+    return sorted(rows, key=lambda r: (r.dataset, r.label, r.method, metric_order(r.metric), r.encoder))
 
 
 def metric_order(metric: str) -> tuple[str, int]:
@@ -96,26 +104,44 @@ def format_table(headers: list[str], rows: list[list[str]], markdown: bool = Fal
                      + [fmt.format(*row) for row in rows])
 
 
+def shown_protocols(rows: list[SummaryRow]) -> tuple[dict[tuple[str, str], str], list[str]]:
+    """How tables name each (protocol, rule): the bare protocol where the rows hold one rule for it (the rule then
+    goes into a note below the table), else the protocol with its rule; and those notes."""
+    rules: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        rules[r.protocol].add(r.rule)
+    shown = {(r.protocol, r.rule): r.protocol if len(rules[r.protocol]) == 1 else r.method for r in rows}
+    notes = [f"{protocol}: {rule}" for protocol, found in sorted(rules.items()) if len(found) == 1
+             for rule in found if rule]
+    return shown, notes
+
+
 def comparison_table(rows: list[SummaryRow], markdown: bool = False) -> str:
-    """One line per (label, protocol, metric), one column per encoder."""
+    """One line per (label, protocol, metric), one column per encoder; the protocols' rules in a note below."""
     encoders = sorted({r.encoder for r in rows})
+    shown, notes = shown_protocols(rows)
     cells: dict[tuple, dict[str, str]] = defaultdict(dict)
     counts: dict[tuple, list[int | None]] = defaultdict(list)
     for r in rows:
-        cells[(r.dataset, r.label, r.protocol, r.metric)][r.encoder] = r.cell
-        counts[(r.dataset, r.label, r.protocol, r.metric)].append(r.n)
-    body = [[*key, count_cell(counts[key]), *(cells[key].get(e, "-") for e in encoders)] for key in sorted(cells, key=lambda k: (*k[:3], metric_order(k[3])))]
-    return format_table(["dataset", "label", "protocol", "metric", "n", *encoders], body, markdown)
+        key = (r.dataset, r.label, shown[(r.protocol, r.rule)], r.metric)
+        cells[key][r.encoder] = r.cell
+        counts[key].append(r.n)
+    body = [[*key, count_cell(counts[key]), *(cells[key].get(e, "-") for e in encoders)]
+            for key in sorted(cells, key=lambda k: (*k[:3], metric_order(k[3])))]
+    table = format_table(["dataset", "label", "protocol", "metric", "n", *encoders], body, markdown)
+    return table + "".join(f"\n\n{note}" if markdown else f"\n{note}" for note in notes)
 
 
 def summary_csv(rows: list[SummaryRow]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    # the original columns first, in their order (scripts read them by position); the counts after them
-    writer.writerow(["encoder", "protocol", "dataset", "label", "metric", "mean", "std", "seeds", "n", "skipped"])
+    # the original columns first, in their order (scripts read them by position); counts and rule after them
+    writer.writerow(["encoder", "protocol", "dataset", "label", "metric", "mean", "std", "seeds", "n", "skipped",
+                     "rule"])
     for r in rows:
         writer.writerow([r.encoder, r.protocol, r.dataset, r.label, r.metric, f"{r.mean:.4f}",
-                         f"{r.std:.4f}", r.seeds, "" if r.n is None else r.n, "" if r.skipped is None else r.skipped])
+                         f"{r.std:.4f}", r.seeds, "" if r.n is None else r.n, "" if r.skipped is None else r.skipped,
+                         r.rule])
     return buffer.getvalue()
 
 
@@ -132,7 +158,7 @@ def ranking_agreement(rows: list[SummaryRow], metric: str = "top1",
     means: dict[tuple, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     for r in rows:
         if r.metric == metric and r.encoder not in exclude:
-            means[(r.dataset, r.label)][r.protocol][r.encoder] = r.mean
+            means[(r.dataset, r.label)][r.method][r.encoder] = r.mean
     table = []
     for (dataset, label), by_protocol in sorted(means.items()):
         protocols = sorted(by_protocol)
@@ -181,7 +207,7 @@ def difference_rows(rows: list[SummaryRow], baseline: str = "random",
                     exclude: tuple[str, ...] = REFERENCE_ENCODERS) -> list[SummaryRow]:
     """For each method (not a reference encoder) a column ``<method> − <baseline>``: its mean minus the baseline's
     on the same (dataset, label, protocol, metric), e.g. how far self-supervision lifts a probe above random init."""
-    base = {(r.dataset, r.label, r.protocol, r.metric): r.mean for r in rows if r.encoder == baseline}
+    base = {(r.dataset, r.label, r.method, r.metric): r.mean for r in rows if r.encoder == baseline}
     return [DifferenceRow(**{**vars(r), "encoder": f"{r.encoder} − {baseline}", "std": 0.0,
-                             "mean": r.mean - base[(r.dataset, r.label, r.protocol, r.metric)]})
-            for r in rows if r.encoder not in (*exclude, baseline) and (r.dataset, r.label, r.protocol, r.metric) in base]
+                             "mean": r.mean - base[(r.dataset, r.label, r.method, r.metric)]})
+            for r in rows if r.encoder not in (*exclude, baseline) and (r.dataset, r.label, r.method, r.metric) in base]

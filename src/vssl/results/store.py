@@ -3,9 +3,11 @@
 Safe under concurrent writers: every write is one short transaction in WAL mode with a generous busy
 timeout, so two evaluations writing at once both land. Each row names its encoder twice: a readable name and
 ``encoder_sha256``, the checkpoint's SHA-256 (see ``vssl.app.evaluate.encoder_sha256``), so two checkpoints that
-share a name stay apart. ``n_videos`` counts the test videos a value was computed on and ``n_skipped`` the
-videos the evaluation skipped as unreadable. A store written before these columns existed is migrated in place
-when opened for writing (its rows get an empty hash and unknown counts); reading never changes or creates a file.
+share a name stay apart. ``n_videos`` counts the test videos a value was computed on, ``n_skipped`` the
+videos the evaluation skipped as unreadable, and ``rule`` names the protocol settings that decide the value (the
+kNN's k and vote), so that values computed under different rules are never averaged together. A store written
+before these columns existed is migrated in place when opened for writing (its rows get an empty hash and rule and
+unknown counts); reading never changes or creates a file.
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ CREATE TABLE IF NOT EXISTS results (
     created REAL NOT NULL,
     encoder_sha256 TEXT NOT NULL DEFAULT '',
     n_videos INTEGER,
-    n_skipped INTEGER
+    n_skipped INTEGER,
+    rule TEXT NOT NULL DEFAULT ''
 )
 """
 # columns added after the first schema: (name, SQL type and default); older stores gain them on the first write
-ADDED_COLUMNS = (("encoder_sha256", "TEXT NOT NULL DEFAULT ''"), ("n_videos", "INTEGER"), ("n_skipped", "INTEGER"))
-ADDED_DEFAULTS = {"encoder_sha256": "''", "n_videos": "NULL", "n_skipped": "NULL"}
+ADDED_COLUMNS = (("encoder_sha256", "TEXT NOT NULL DEFAULT ''"), ("n_videos", "INTEGER"), ("n_skipped", "INTEGER"),
+                 ("rule", "TEXT NOT NULL DEFAULT ''"))
+ADDED_DEFAULTS = {"encoder_sha256": "''", "n_videos": "NULL", "n_skipped": "NULL", "rule": "''"}
 
 
 @dataclass
@@ -60,6 +64,7 @@ class Result:
     encoder_sha256: str = ""  # the checkpoint's SHA-256 ("" in rows stored before it was recorded)
     n_videos: int | None = None  # test videos the value was computed on (None: not recorded)
     n_skipped: int | None = None  # videos the evaluation skipped as unreadable (None: not recorded)
+    rule: str = ""  # the protocol settings that decide the value, e.g. the kNN vote ("" where none or not recorded)
 
 
 class ResultStore:
@@ -135,12 +140,12 @@ class ResultStore:
         """Insert results in one transaction (all or nothing)."""
         now = time.time()
         rows = [(r.run_id, r.encoder, r.protocol, r.dataset, r.split, r.label, r.metric, float(r.value),
-                 int(r.seed), r.config_hash, r.created or now, r.encoder_sha256, r.n_videos, r.n_skipped)
+                 int(r.seed), r.config_hash, r.created or now, r.encoder_sha256, r.n_videos, r.n_skipped, r.rule)
                 for r in results]
         with self._open() as db, db:
             db.executemany(
                 "INSERT INTO results (run_id, encoder, protocol, dataset, split, label, metric, value, seed,"
-                " config_hash, created, encoder_sha256, n_videos, n_skipped) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " config_hash, created, encoder_sha256, n_videos, n_skipped, rule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows)
 
     def query(self, **filters) -> list[Result]:
