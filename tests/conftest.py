@@ -3,6 +3,8 @@
 import pytest
 import torch
 
+from vssl.app.evaluate import EvalConfig
+from vssl.core.config import load_config
 from vssl.data.synthetic import SynthConfig, generate
 
 torch.set_num_threads(1)  # tiny models gain nothing from more threads; the loader's workers need the cores
@@ -16,3 +18,12 @@ MICRO = SynthConfig(name="micro", size=32, num_frames=24, fps=8.0,
 def micro_manifest(tmp_path_factory):
     """Manifest of a 48-video synthetic benchmark (32×32 px, 24 frames at 8 fps)."""
     return generate(tmp_path_factory.mktemp("micro"), preset=MICRO, seed=0, workers=1, progress=False)
+
+
+def micro_eval_config(manifest, tmp, *extra) -> EvalConfig:
+    """`vssl eval` settings for the micro benchmark: both label sets, 2 clips of 4 frames at 24², a tiny R3D."""
+    return load_config(EvalConfig, None, "eval", [
+        f"data.manifest={manifest}", "data.labels=[motion,appearance]", "data.clip_len=4", "data.stride=2",
+        "data.num_clips=2", "data.crop_size=24", "data.short_side=24", "data.num_workers=0", "data.batch_size=16",
+        f"store={tmp / 'results.sqlite'}", "progress=false", "linear.epochs=3", "encoder.width=0.125",
+        "encoder.depth=[1,1,1,1]", *extra])

@@ -6,11 +6,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from vssl.app.evaluate import EncoderConfig, EncoderSource, EvalConfig, EvalData, config_spec, run_eval
-from vssl.core.config import load_config
+from vssl.app.evaluate import EncoderConfig, EncoderSource, EvalData, config_spec, run_eval
 from vssl.core.errors import VsslError
 from vssl.models.checkpoints import save_encoder
 from vssl.models.spec import EncoderSpec
+
+from conftest import micro_eval_config
 
 TORCHVISION_MEAN = (0.43216, 0.394666, 0.37645)  # torchvision's video models (its R(2+1)D-18 weights' transforms)
 TORCHVISION_STD = (0.22803, 0.22145, 0.216989)
@@ -35,10 +36,7 @@ def test_a_spec_without_a_backbone_or_with_an_unknown_key_is_refused_by_name():
 
 
 def _eval_config(manifest, tmp, *extra):
-    return load_config(EvalConfig, None, "eval", [
-        f"data.manifest={manifest}", "data.labels=[motion]", "data.clip_len=4", "data.stride=2", "data.num_clips=1",
-        "data.crop_size=24", "data.short_side=24", "data.num_workers=0", f"store={tmp / 'results.sqlite'}",
-        "progress=false", "encoder.width=0.125", "encoder.depth=[1,1,1,1]", "knn.k=3", *extra])
+    return micro_eval_config(manifest, tmp, "data.labels=[motion]", "data.num_clips=1", "knn.k=3", *extra)
 
 
 def test_encoder_normalisation_reaches_every_view_and_the_feature_cache_key(micro_manifest, tmp_path):

@@ -19,15 +19,9 @@ from vssl.evaluation.metrics import topk_accuracy
 from vssl.evaluation.subsets import subset_file
 from vssl.results.report import retrieval_table, summarise
 
+from conftest import micro_eval_config
+
 R3D_TAPS = ["stem", "layer1", "layer2", "layer3", "layer4", "pool"]
-
-
-def _config(manifest, tmp, *extra):
-    return load_config(EvalConfig, None, "eval", [
-        f"data.manifest={manifest}", "data.labels=[motion,appearance]", "data.clip_len=4", "data.stride=2",
-        "data.num_clips=2", "data.crop_size=24", "data.short_side=24", "data.num_workers=0", "data.batch_size=16",
-        f"store={tmp / 'results.sqlite'}", "progress=false", "linear.epochs=3", "encoder.width=0.125",
-        "encoder.depth=[1,1,1,1]", *extra])
 
 
 class DecodeCounter:
@@ -50,7 +44,7 @@ def first_run(micro_manifest, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("eval")
     with pytest.MonkeyPatch.context() as monkeypatch:
         counter = DecodeCounter(monkeypatch)
-        results = run_eval(["knn", "retrieval"], _config(micro_manifest, tmp, "retrieval.taps=all", "seeds=2"))
+        results = run_eval(["knn", "retrieval"], micro_eval_config(micro_manifest, tmp, "retrieval.taps=all", "seeds=2"))
     return tmp, results, counter.calls
 
 
@@ -74,7 +68,7 @@ def test_second_protocol_run_reads_the_cache_without_decoding(first_run, micro_m
     tmp, results, _ = first_run
     counter = DecodeCounter(monkeypatch)
     later = run_eval(["linear", "svm", "retrieval"],
-                     _config(micro_manifest, tmp, "retrieval.taps=pool3,pool5", "svm.tap=pool5", "seeds=2"))
+                     micro_eval_config(micro_manifest, tmp, "retrieval.taps=pool3,pool5", "svm.tap=pool5", "seeds=2"))
     assert counter.calls == 0
     assert {r.protocol for r in later} == {"linear", "svm@layer4", "retrieval@layer2", "retrieval@layer4"}
     first = {(r.protocol, r.label, r.metric, r.seed): r.value for r in results}
@@ -82,9 +76,9 @@ def test_second_protocol_run_reads_the_cache_without_decoding(first_run, micro_m
         if r.protocol.startswith("retrieval@"):
             assert r.value == first[(r.protocol, r.label, r.metric, r.seed)]
     # other views or another random seed are other cache entries: decoded again
-    run_eval(["knn"], _config(micro_manifest, tmp, "data.num_clips=3"))
+    run_eval(["knn"], micro_eval_config(micro_manifest, tmp, "data.num_clips=3"))
     assert counter.calls == 32
-    run_eval(["knn"], _config(micro_manifest, tmp, "seed=5"))
+    run_eval(["knn"], micro_eval_config(micro_manifest, tmp, "seed=5"))
     assert counter.calls == 64
 
 
@@ -102,7 +96,7 @@ def test_cli_prints_the_retrieval_table_by_layer(first_run, micro_manifest, caps
 
 def test_frozen_protocols_on_a_low_shot_subset(first_run, micro_manifest):
     tmp, _, _ = first_run
-    results = run_eval(["knn"], _config(micro_manifest, tmp, "data.labels=[appearance]", "data.train_subset=4",
+    results = run_eval(["knn"], micro_eval_config(micro_manifest, tmp, "data.labels=[appearance]", "data.train_subset=4",
                                         "knn.k=1"))
     assert {(r.label, r.metric) for r in results} == {("appearance", "top1"), ("appearance", "mean_class_acc")}
     chosen = subset_file(micro_manifest, "train", "appearance", 4, 0).read_text().splitlines()
@@ -112,9 +106,9 @@ def test_frozen_protocols_on_a_low_shot_subset(first_run, micro_manifest):
 
 def test_unknown_tap_and_protocol_are_config_errors(micro_manifest, tmp_path):
     with pytest.raises(ConfigError, match=r"svm\.tap: unknown tap 'pool9'"):
-        run_eval(["svm"], _config(micro_manifest, tmp_path, "svm.tap=pool9", "feature_cache=none"))
+        run_eval(["svm"], micro_eval_config(micro_manifest, tmp_path, "svm.tap=pool9", "feature_cache=none"))
     with pytest.raises(ConfigError, match="unknown protocol 'aslan'"):
-        run_eval(["aslan"], _config(micro_manifest, tmp_path))
+        run_eval(["aslan"], micro_eval_config(micro_manifest, tmp_path))
 
 
 def test_three_crops_along_the_long_side():
@@ -130,9 +124,9 @@ def test_three_crops_along_the_long_side():
 
 
 def test_finetune_with_adam_frozen_stages_and_three_crop_test(micro_manifest):
-    config = _config(micro_manifest, micro_manifest.parent, "data.crops=3", "data.short_side=28").data
+    config = micro_eval_config(micro_manifest, micro_manifest.parent, "data.crops=3", "data.short_side=28").data
     data = EvalData(config, progress=False)
-    encoder = EncoderSource(_config(micro_manifest, micro_manifest.parent).encoder).encoder(seed=0)
+    encoder = EncoderSource(micro_eval_config(micro_manifest, micro_manifest.parent).encoder).encoder(seed=0)
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     train_set = data.clips(data.train, ["motion"], training=True)
     test_set = data.clips(data.test, ["motion"])
@@ -205,7 +199,7 @@ def test_aslan_protocol_reads_the_pair_file_and_separates_identical_pairs(micro_
             b = videos[4 * (fold - 1) + (i + 1) % 4].path
             pairs += [Pair(fold, a, a, True), Pair(fold, a, b, False)]
     write_pairs(pairs + [Pair(1, str(broken), videos[0].path, False)], manifest)
-    config = _config(manifest, tmp_path, "data.train_split=all", "data.test_split=all", "data.labels=[appearance]",
+    config = micro_eval_config(manifest, tmp_path, "data.train_split=all", "data.test_split=all", "data.labels=[appearance]",
                      "svm.protocol=aslan", "svm.aslan_taps=[layer2,layer3,layer4]")
     results = run_eval(["svm"], config)
     assert [(r.protocol, r.label, r.metric, r.value) for r in results] == [("svm@aslan", "same", "accuracy", 100.0)]
@@ -213,7 +207,7 @@ def test_aslan_protocol_reads_the_pair_file_and_separates_identical_pairs(micro_
 
 def test_unknown_svm_protocol_names_the_key(micro_manifest, tmp_path):
     with pytest.raises(ConfigError, match="svm.protocol.*loo"):
-        run_eval(["svm"], _config(micro_manifest, tmp_path, "svm.protocol=loo"))
+        run_eval(["svm"], micro_eval_config(micro_manifest, tmp_path, "svm.protocol=loo"))
 
 
 def test_unset_splits_come_from_the_imported_dataset(micro_manifest, tmp_path):
@@ -234,5 +228,5 @@ def test_unset_splits_come_from_the_imported_dataset(micro_manifest, tmp_path):
     assert (resolved.train_split, resolved.test_split) == ("training", "val")
     explicit = with_dataset_splits(dataclasses.replace(resolved, train_split="", test_split="training"))
     assert explicit.test_split == "training"
-    results = run_eval(["knn"], _config(manifest, tmp_path))
+    results = run_eval(["knn"], micro_eval_config(manifest, tmp_path))
     assert {r.split for r in results} == {"val"}

@@ -10,23 +10,16 @@ import torch
 import torch.nn.functional as F
 
 import vssl.app.evaluate
-from vssl.app.evaluate import EncoderConfig, EncoderSource, EvalConfig, run_eval
-from vssl.core.config import load_config
+from vssl.app.evaluate import EncoderConfig, EncoderSource, run_eval
 from vssl.evaluation.metrics import classification_metrics
 from vssl.evaluation.protocols import FROZEN, protocol_names, register, unregister
 from vssl.models.checkpoints import load_any_encoder, save_encoder
 from vssl.models.spec import EncoderSpec
 from vssl.models.registry import build_backbone
 
+from conftest import micro_eval_config
+
 TINY = {"width": 0.125, "depth": (1, 1, 1, 1)}
-
-
-def _config(manifest, tmp, *extra):
-    return load_config(EvalConfig, None, "eval", [
-        f"data.manifest={manifest}", "data.labels=[motion,appearance]", "data.clip_len=4", "data.stride=2",
-        "data.num_clips=2", "data.crop_size=24", "data.short_side=24", "data.num_workers=0", "data.batch_size=16",
-        f"store={tmp / 'results.sqlite'}", "progress=false", "linear.epochs=3", "encoder.width=0.125",
-        "encoder.depth=[1,1,1,1]", *extra])
 
 
 def _checkpoint(tmp_path: Path) -> Path:
@@ -58,7 +51,7 @@ def test_a_registered_protocol_runs_without_app_code(micro_manifest, tmp_path):
     register("nearest_mean", nearest_mean)
     try:
         assert "nearest_mean" in protocol_names()
-        results = run_eval(["knn", "nearest_mean"], _config(micro_manifest, tmp_path))
+        results = run_eval(["knn", "nearest_mean"], micro_eval_config(micro_manifest, tmp_path))
     finally:
         unregister("nearest_mean")
     assert "nearest_mean" not in FROZEN
@@ -83,7 +76,7 @@ def test_run_eval_reads_the_checkpoint_once_and_builds_nothing_from_the_cache(mi
     original_encoder = EncoderSource.encoder
     monkeypatch.setattr(vssl.app.evaluate, "load_any_encoder", counting_load)
     monkeypatch.setattr(EncoderSource, "encoder", counting_encoder)
-    config = _config(micro_manifest, tmp_path, f"encoder.checkpoint={_checkpoint(tmp_path)}", "seeds=2")
+    config = micro_eval_config(micro_manifest, tmp_path, f"encoder.checkpoint={_checkpoint(tmp_path)}", "seeds=2")
     first = run_eval(["knn", "linear"], config)
     assert len(loads) == 1 and builds == [0]  # seed 1 reads seed 0's features: the checkpoint's do not depend on it
     again = run_eval(["knn", "linear"], config)
