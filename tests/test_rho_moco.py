@@ -79,3 +79,13 @@ def test_shuffled_keys_keep_clip_order_and_use_separate_batch_statistics():
     with torch.no_grad():
         one_batch = F.normalize(method.key_head(method.key_backbone(clips)), dim=1)
     assert not torch.allclose(grouped, one_batch, atol=1e-3)
+
+
+def test_the_queue_overwrites_its_oldest_keys_and_wraps_by_hand():
+    from vssl.methods.queue import push_to_queue
+
+    queue, pointer = torch.zeros(5, 1), torch.tensor(3)
+    push_to_queue(queue, pointer, torch.tensor([[1.0], [2.0], [3.0]]))  # slots 3, 4, then 0
+    assert queue.flatten().tolist() == [3.0, 0.0, 0.0, 1.0, 2.0] and int(pointer) == 1
+    push_to_queue(queue, pointer, torch.arange(10.0, 17.0).view(7, 1))  # 7 keys, 5 slots: the last 5 from slot 1
+    assert queue.flatten().tolist() == [16.0, 12.0, 13.0, 14.0, 15.0] and int(pointer) == 1

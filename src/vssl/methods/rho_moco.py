@@ -11,6 +11,7 @@ from vssl.core.config import ranged
 from vssl.methods.base import Method, RhoClipsConfig
 from vssl.methods.distributed import concat_all_gather, is_distributed, shuffle_across_ranks, unshuffle_across_ranks
 from vssl.methods.losses import cosine_momentum, info_nce
+from vssl.methods.queue import push_to_queue, register_queue
 from vssl.models.heads import mlp_head
 
 
@@ -38,8 +39,7 @@ class RhoMoCo(Method):
                              config.proj_batch_norm)
         self.key_backbone = self.momentum_copy(self.backbone)
         self.key_head = self.momentum_copy(self.head)
-        self.register_buffer("queue", F.normalize(torch.randn(config.queue_size, config.proj_dim), dim=1))
-        self.register_buffer("queue_pointer", torch.zeros((), dtype=torch.long))
+        register_queue(self, config.queue_size, config.proj_dim)
         self._pending_keys: torch.Tensor | None = None
 
     def current_momentum(self) -> float:
@@ -90,10 +90,5 @@ class RhoMoCo(Method):
     def after_step(self, views: torch.Tensor) -> None:
         """Push every clip's key of the global batch into the queue (PySlowFast [code]), overwriting the oldest
         entries; every process pushes the same keys, so the queues stay identical."""
-        size = self.queue.shape[0]
-        keys = self._pending_keys[-size:]
-        pointer = int(self.queue_pointer)
-        positions = (torch.arange(keys.shape[0], device=keys.device) + pointer) % size
-        self.queue[positions] = keys
-        self.queue_pointer.fill_((pointer + keys.shape[0]) % size)
+        push_to_queue(self.queue, self.queue_pointer, self._pending_keys)
         self._pending_keys = None
