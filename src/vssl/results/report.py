@@ -155,10 +155,11 @@ def ranking_agreement(rows: list[SummaryRow], metric: str = "top1",
     label, protocol A, protocol B, methods, τ]; methods evaluated by only one of the two protocols are left out."""
     from scipy.stats import kendalltau
 
+    shown, _ = shown_protocols(rows)
     means: dict[tuple, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     for r in rows:
         if r.metric == metric and r.encoder not in exclude:
-            means[(r.dataset, r.label)][r.method][r.encoder] = r.mean
+            means[(r.dataset, r.label)][shown[(r.protocol, r.rule)]][r.encoder] = r.mean
     table = []
     for (dataset, label), by_protocol in sorted(means.items()):
         protocols = sorted(by_protocol)
