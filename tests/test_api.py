@@ -128,3 +128,15 @@ def test_results_load_reads_the_store_and_filters(tmp_path):
         vssl.results.load(tmp_path / "missing.sqlite")
     with pytest.raises(VsslError, match="unknown results column 'model'"):
         vssl.results.load(tmp_path / "r.sqlite", model="vcop")
+
+
+def test_data_check_models_summary_and_method_settings_are_the_clis_answers_in_python(micro_manifest):
+    report = vssl.data.check(micro_manifest)
+    assert (report.samples, report.files, report.ok) == (48, 48, True)
+    assert report.per_split == {"pretrain": 16, "train": 16, "test": 16}
+    assert report.classes[("train", "motion")] == {"horizontal": 8, "vertical": 8}  # the micro set is balanced
+    r3d = {m.name: m for m in vssl.models.summary()}["r3d_18"]
+    # torchvision's r3d_18 has 33,371,472 parameters with its 400-way head (512 × 400 + 400) and 40.7 GMACs at 16×112²
+    assert (r3d.parameters, round(r3d.gflops / 2, 1), r3d.feature_dim) == (33_371_472 - 205_200, 40.7, 512)
+    doc, defaults = vssl.methods.settings()["rho_moco"]
+    assert doc.startswith("ρMoCo (Feichtenhofer et al. 2021)") and defaults["queue_size"] == 65536  # §B.1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter, defaultdict
 
 from vssl.core.errors import VsslError
 
@@ -63,26 +62,19 @@ def cmd_data_cache(args) -> None:
 
 
 def cmd_data_check(args) -> None:
-    from vssl.data.index import build_index, index_path_for
-    from vssl.data.manifest import read_manifest
+    from vssl.data.check import check
     from vssl.results.report import format_table
 
-    samples = read_manifest(args.manifest)
-    index = build_index(samples, cache=index_path_for(args.manifest), progress=not args.quiet)
-    counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    for s in samples:
-        for label_set, value in s.labels.items():
-            counts[(s.split, label_set)][value] += 1
-    by_split = Counter(s.split for s in samples)
-    print(f"{args.manifest}: {len(samples)} samples, {len({s.path for s in samples})} files; "
-          + ", ".join(f"{split or '(no split)'}: {n}" for split, n in sorted(by_split.items())))
+    report = check(args.manifest, progress=not args.quiet)
+    print(f"{args.manifest}: {report.samples} samples, {report.files} files; "
+          + ", ".join(f"{split or '(no split)'}: {n}" for split, n in sorted(report.per_split.items())))
     rows = [[split, label_set, str(len(c)), str(min(c.values())), str(max(c.values()))]
-            for (split, label_set), c in sorted(counts.items())]
+            for (split, label_set), c in sorted(report.classes.items())]
     if rows:
         print(format_table(["split", "label set", "classes", "min/class", "max/class"], rows))
-    if index.errors:
-        print(f"{len(index.errors)} unreadable file(s):")
-        for error in sorted(index.errors.values()):
+    if not report.ok:
+        print(f"{len(report.unreadable)} unreadable file(s):")
+        for error in sorted(report.unreadable.values()):
             print(f"  {error}")
         sys.exit(1)
     print("all files readable")
@@ -149,36 +141,22 @@ def cmd_results(args) -> None:
 
 
 def cmd_models(args) -> None:
+    from vssl.models import summary
     from vssl.results.report import format_table
-    import torch
 
-    from vssl.models import build_backbone, list_models
-    from vssl.models.registry import count_flops, count_parameters
-
-    rows = []
-    for name in list_models():
-        with torch.device("meta"):  # shapes only: nothing is allocated or computed
-            model = build_backbone(name)
-            frames, size = model.default_input
-            gflops = count_flops(model, frames, size) / 1e9
-        rows.append([name, f"{count_parameters(model):,}", f"{gflops:.1f}", str(model.feature_dim),
-                     f"{frames}×{size}²", ", ".join(model.tap_names)])
+    rows = [[m.name, f"{m.parameters:,}", f"{m.gflops:.1f}", str(m.feature_dim), f"{m.frames}×{m.size}²",
+             ", ".join(m.taps)] for m in summary()]
     print(format_table(["backbone", "params (no head)", "GFLOPs (2×MACs)", "feature dim", "default input",
                         "taps"], rows))
 
 
 def cmd_methods(args) -> None:
-    import dataclasses
+    from vssl.methods import settings
 
-    from vssl.methods import get_method, list_methods
-
-    for name in list_methods():
-        method_class, config_class = get_method(name)
-        doc = (sys.modules[method_class.__module__].__doc__ or "").strip().splitlines()[0]
+    for name, (doc, defaults) in settings().items():
         print(f"{name}: {doc}")
-        for f in dataclasses.fields(config_class):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            print(f"    method.{f.name} = {default}")
+        for key, default in defaults.items():
+            print(f"    method.{key} = {default}")
 
 
 class IntermixedParser(argparse.ArgumentParser):

@@ -1,8 +1,8 @@
 """Video decoding, manifests, the synthetic benchmark, clip samplers, transforms and loaders.
 
 Public API (imported on first use, so ``import vssl.data`` stays cheap): ``VideoReader`` and ``open_video``
-(frame-accurate decoding), ``Sample``, ``read_manifest``, ``write_manifest`` and ``synthesize`` (the synthetic
-benchmark).
+(frame-accurate decoding), ``Sample``, ``read_manifest``, ``write_manifest``, ``synthesize`` (the synthetic
+benchmark) and ``check`` (`vssl data check`: unreadable files and class counts per split).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ _LAZY = {
     "read_manifest": "vssl.data.manifest",
     "write_manifest": "vssl.data.manifest",
     "SynthConfig": "vssl.data.synthetic",
+    "check": "vssl.data.check",
+    "DataReport": "vssl.data.check",
 }
 
 __all__ = [*_LAZY, "synthesize"]

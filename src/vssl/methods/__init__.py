@@ -1,10 +1,24 @@
-"""Self-supervised methods: ``create(name, backbone, **settings)`` and ``list_methods()``."""
+"""Self-supervised methods: ``create(name, backbone, **settings)``, ``list_methods()`` and ``settings()``."""
 
 from __future__ import annotations
 
 from vssl.methods.registry import get_method, list_methods
 
-__all__ = ["create", "get_method", "list_methods"]
+__all__ = ["create", "get_method", "list_methods", "settings"]
+
+
+def settings() -> dict[str, tuple[str, dict]]:
+    """Every method → (its module's one-line description, its settings with their paper defaults) (`vssl methods`)."""
+    import dataclasses
+    import sys
+
+    table = {}
+    for name in list_methods():
+        method_class, config_class = get_method(name)
+        doc = (sys.modules[method_class.__module__].__doc__ or "").strip().splitlines()[0]
+        table[name] = (doc, {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                             for f in dataclasses.fields(config_class)})
+    return table
 
 
 def create(name: str, backbone, *, optim=None, num_classes: dict[str, int] | None = None, prepared=None,
