@@ -23,14 +23,17 @@ is tested by an SVM trained on the other 9 (Wang 2020 §3.6.4: "10-fold leave-on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.svm import LinearSVC
 
 from vssl.core.config import ranged
 from vssl.core.errors import VsslError
+
+if TYPE_CHECKING:
+    from sklearn.svm import LinearSVC
 
 SVM_C = 1.0  # Wang 2020 does not give C; scikit-learn's LinearSVC default
 SVM_MAX_ITER = 10_000  # liblinear's default 1000 iterations often stop short on a few hundred dense features
@@ -54,6 +57,8 @@ def video_features(features: torch.Tensor) -> torch.Tensor:
 
 
 def _linear_svm(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> LinearSVC:
+    from sklearn.svm import LinearSVC  # scikit-learn takes about 1 s to import: only when an SVM is trained
+
     return LinearSVC(C=c, max_iter=SVM_MAX_ITER, random_state=seed).fit(x, y)
 
 
