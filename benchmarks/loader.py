@@ -1,21 +1,22 @@
-"""Training data path throughput: loader clips/s (decode + sample + transforms, with workers) vs. raw decode.
+"""Training loader (mp4 files) against the raw decode of exactly the frames it delivers, timed A B A B."""
 
-Both rates are measured in the same run on the same videos and frame indices, and their ratio printed:
-a ratio near 1 means decoding dominates; far below 1 means sampling/transforms/worker overhead dominates.
-
-    .venv/bin/python benchmarks/loader.py [--manifest M] [--workers 2] [--batches 20]
-Without --manifest it generates the tiny synthetic benchmark in a temporary folder.
-"""
+# A loader round is one epoch over --batches × --batch-size videos: workers decode (no clip store), sample ρ clips and
+# transform them. A decode round reads the same frames of the same videos (those the batches report) with
+# open_video(...).read in as many processes as the loader has workers, nothing else. decode time / loader time near 1
+# means decoding dominates. The last line is the median ratio.
+#     .venv/bin/python benchmarks/loader.py [--manifest M] [--workers 2] [--batches 20] [--rounds 3]
+# Without --manifest it generates the tiny synthetic benchmark in a temporary folder.
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import statistics
 import tempfile
-import time
 
-import numpy as np
 import torch
 
+from timing import interleaved_seconds, ratio_spread, spread
 from vssl.data.index import build_index
 from vssl.data.loader import VideoClipDataset, make_loader
 from vssl.data.manifest import read_manifest
@@ -23,6 +24,12 @@ from vssl.data.sampling import RhoClipSampler
 from vssl.data.synthetic import generate
 from vssl.data.transforms import build_train_transform
 from vssl.data.video import open_video
+
+
+def decode(item: tuple[str, list[int]]) -> None:
+    path, frames = item
+    with open_video(path) as reader:
+        reader.read(frames)
 
 
 def main() -> None:
@@ -35,46 +42,43 @@ def main() -> None:
     parser.add_argument("--short-side", type=int, nargs=2, default=(60, 72))
     parser.add_argument("--rho", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--batches", type=int, default=20, help="batches per round (one epoch)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     manifest = args.manifest or generate(tempfile.mkdtemp(prefix="vssl-bench-"), "tiny", seed=0)
-    samples = read_manifest(manifest, split=args.split)
+    videos = args.batches * args.batch_size
+    samples = read_manifest(manifest, split=args.split)[:videos]
+    if len(samples) < videos:
+        parser.error(f"{args.split} has {len(samples)} videos, fewer than --batches × --batch-size = {videos}")
     index = build_index(samples, progress=False)
     sampler = RhoClipSampler(args.clip_len, args.stride, args.rho)
     transform = build_train_transform(args.crop, tuple(args.short_side))
     dataset = VideoClipDataset(samples, index, sampler, transform)
     loader = make_loader(dataset, args.batch_size, shuffle=True, num_workers=args.workers, drop_last=True)
+    delivered: list[tuple[str, list[int]]] = []  # (path, frame indices) of every item of the last loader round
 
-    iterator = iter(loader)
-    next(iterator)  # start the workers before timing
-    clips, start = 0, time.perf_counter()
-    for _ in range(args.batches):
-        try:
-            batch = next(iterator)
-        except StopIteration:
-            iterator = iter(loader)
-            batch = next(iterator)
-        clips += batch["clips"].shape[0] * batch["clips"].shape[1]
-    loader_rate = clips / (time.perf_counter() - start)
+    def run_loader() -> None:
+        delivered.clear()
+        for batch in loader:  # the sampler stays at epoch 0: every round delivers the same clips
+            delivered.extend(zip(batch["paths"], batch["frames"].flatten(1).tolist()))
 
-    # raw decode of the same amount of work: the same kind of frame indices, no transforms, one process
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    decoded, start = 0, time.perf_counter()
-    for i in range(clips // args.rho):
-        sample = samples[i % len(samples)]
-        info = index[sample.path]
-        indices = [j for clip in sampler(info.num_frames, info.fps, rng) for j in clip]
-        with open_video(sample.path) as reader:
-            reader.read(indices)
-        decoded += args.rho
-    decode_rate = decoded / (time.perf_counter() - start)
+    processes = max(1, args.workers)
+    with multiprocessing.Pool(processes, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        def run_decode() -> None:
+            pool.map(decode, delivered, chunksize=max(1, len(delivered) // (4 * processes)))
 
-    print(f"loader (decode+sample+transforms, {args.workers} workers): {loader_rate:8.1f} clips/s")
-    print(f"raw decode (1 process, same clips):              {decode_rate:8.1f} clips/s")
-    print(f"ratio loader / raw decode:                        {loader_rate / decode_rate:8.2f}")
+        times = interleaved_seconds({"loader": run_loader, "decode": run_decode}, args.rounds)
+
+    frames = sum(len(f) for _, f in delivered)
+    print(f"{videos} videos, {frames} frames ({args.rho} clips of {args.clip_len}, crop {args.crop}²) per round, "
+          f"{args.rounds} rounds; {args.workers} loader workers, {processes} decode processes")
+    print(f"loader (decode+sample+transforms) s: {spread(times['loader'])}")
+    print(f"raw decode (same frames) s:          {spread(times['decode'])}")
+    print(f"loader/decode ratio median [min–max]: {ratio_spread(times['decode'], times['loader'])}")
+    ratios = [d / l for d, l in zip(times["decode"], times["loader"])]
+    print(f"loader/decode ratio: {statistics.median(ratios):.2f}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import torch
 
 import vssl.data.loader
 from vssl.app.cli import main
+from vssl.app.eval_timing import parse_line
 from vssl.app.evaluate import EncoderSource, EvalConfig, EvalData, run_eval
 from vssl.core.config import PRESET_DIR, load_config
 from vssl.core.errors import ConfigError
@@ -92,6 +93,8 @@ def test_cli_prints_the_retrieval_table_by_layer(first_run, micro_manifest, caps
     by_layer = out.split("label motion\n", 1)[1].splitlines()
     assert [line.split()[0] for line in by_layer[2:4]] == ["layer1", "layer3"]
     assert "±" in by_layer[2]  # two seeds: mean ± std
+    timing = parse_line(out.splitlines()[-1])  # first_run cached every tap: 2 seeds × 2 splits × 2 taps found
+    assert (timing["hits"], timing["misses"]) == (8, 0) and timing["total"] >= timing["features"] > 0
 
 
 def test_frozen_protocols_on_a_low_shot_subset(first_run, micro_manifest):

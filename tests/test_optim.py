@@ -1,12 +1,19 @@
 """Optimisers and schedules against hand computations."""
 
+import copy
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
+from torch import nn
 
 from vssl.core.errors import ConfigError
-from vssl.core.optim import LARS, OptimConfig, build_optimizer, build_scheduler, warmup_cosine_factor
+from vssl.core.optim import (LARS, OptimConfig, build_optimizer, build_scheduler, make_eval_optimizer, schedule_factor,
+                             warmup_cosine_factor)
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 def test_lars_step_by_hand():
@@ -66,3 +73,58 @@ def test_unknown_schedule_names_the_key():
     optimizer = build_optimizer([torch.nn.Parameter(torch.zeros(1))], config)
     with pytest.raises(ConfigError, match="optim.schedule.*poly"):
         build_scheduler(optimizer, config, steps_per_epoch=4, total_steps=20)
+
+
+# the eval presets' settings (src/vssl/configs/eval): SGD (momentum 0.9) at LR 4.0 (rho_linear_k400) and 0.025
+# (rho_finetune_ucf101), Adam at 0.01 (severe_linear) and 1e-4 (severe_finetune), all without weight decay; and
+# weight decay 1e-4, which a user may set
+EVAL_SETTINGS = [("sgd", 4.0, 0.0), ("sgd", 0.025, 0.0), ("sgd", 0.025, 1e-4),
+                 ("adam", 0.01, 0.0), ("adam", 1e-4, 0.0), ("adam", 1e-4, 1e-4)]
+
+
+def torch_optimizer(name, params, lr, weight_decay, foreach):
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay, foreach=foreach)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=foreach)
+
+
+@pytest.mark.parametrize("device, foreach", [("cpu", None), ("cpu", True), pytest.param("cuda", None, marks=CUDA)])
+@pytest.mark.parametrize("name, lr, weight_decay", EVAL_SETTINGS)
+def test_eval_optimizer_is_bit_identical_to_torch_optim(name, lr, weight_decay, device, foreach):
+    """24 steps under a warm-up + step schedule (as LambdaLR); a layer joins at step 6 (its first update then,
+    as when a parameter has no gradient), and every parameter must equal torch.optim's exactly, every step."""
+    torch.manual_seed(0)
+    ours = nn.ModuleList([nn.Linear(6, 5), nn.Linear(5, 3), nn.Linear(6, 3)]).to(device)
+    theirs = copy.deepcopy(ours)
+    factor = schedule_factor("step", 4, 24, warmup_epochs=1, start_factor=0.1, milestones=(3, 5), gamma=0.1)
+    optimizer = make_eval_optimizer(name, ours.parameters(), lr, weight_decay, "linear.optimizer", factor)
+    reference = torch_optimizer(name, theirs.parameters(), lr, weight_decay, foreach)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(reference, factor)
+    for step in range(24):
+        x, y = torch.randn(8, 6, device=device), torch.randint(0, 3, (8,), device=device)
+        for model, opt in ((ours, optimizer), (theirs, reference)):
+            opt.zero_grad()
+            logits = model[1](model[0](x).relu()) + (model[2](x) if step >= 6 else 0)
+            nn.functional.cross_entropy(logits, y).backward()
+            opt.step()
+        optimizer.next_lr()
+        scheduler.step()
+        assert optimizer.param_groups[0]["lr"] == reference.param_groups[0]["lr"]
+        assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), theirs.parameters(), strict=True)), step
+
+
+def test_eval_optimizer_names_the_key():
+    with pytest.raises(ConfigError, match="finetune.optimizer.*'adamw'"):
+        make_eval_optimizer("adamw", [nn.Parameter(torch.zeros(1))], 0.1, 0.0, "finetune.optimizer", lambda s: 1.0)
+
+
+def test_eval_optimizer_does_not_import_dynamo():
+    """torch.optim.Optimizer's construction and step import torch._dynamo (about 1.5 s); the eval optimisers not."""
+    code = ("import sys, torch; from vssl.core.optim import make_eval_optimizer\n"
+            "layer = torch.nn.Linear(3, 2)\n"
+            "for name in ('sgd', 'adam'):\n"
+            "    opt = make_eval_optimizer(name, layer.parameters(), 0.1, 1e-4, 'key', lambda s: 1.0)\n"
+            "    layer(torch.ones(1, 3)).sum().backward(); opt.step(); opt.next_lr(); opt.zero_grad()\n"
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -247,13 +247,3 @@ def test_bad_inputs_raise_vssl_error():
     with pytest.raises(VsslError, match="kernel_size"):
         GaussianBlur(kernel_size=4)
 
-
-def test_a_small_clip_is_jittered_at_once_exactly_as_frame_by_frame():
-    from vssl.data.transforms import WHOLE_CLIP_ELEMENTS, ColorJitter
-    video = torch.rand(3, 8, 32, 32)
-    assert video.numel() <= WHOLE_CLIP_ELEMENTS
-    jitter = ColorJitter(0.4, 0.4, 0.4, 0.1, p=1.0)
-    params = jitter.sample_params(torch.Generator().manual_seed(3))
-    whole = jitter(video, torch.Generator().manual_seed(3))
-    frame_by_frame = torch.cat([jitter.apply_params(f, params) for f in video.split(1, dim=1)], dim=1)
-    torch.testing.assert_close(whole, frame_by_frame, rtol=0, atol=1e-6)

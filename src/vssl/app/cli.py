@@ -90,6 +90,7 @@ def cmd_pretrain(args) -> None:
 
 def cmd_eval(args) -> None:
     from vssl.app.api import eval_config
+    from vssl.app.eval_timing import EvalTiming
     from vssl.app.evaluate import run_eval
     from vssl.core.config import parse_overrides
     from vssl.results.report import comparison_table, retrieval_table, summarise
@@ -97,12 +98,15 @@ def cmd_eval(args) -> None:
     overrides = (args.overrides + ([f"retrieval.taps={args.taps}"] if args.taps else [])
                  + ([f"seeds={args.seeds}"] if args.seeds is not None else []))
     config = eval_config(args.preset, parse_overrides(overrides))  # what vssl.evaluate builds, then runs
-    results = run_eval(args.protocols.split(","), config)
+    timing = EvalTiming()
+    with timing.phase("total"):
+        results = run_eval(args.protocols.split(","), config, timing=timing)
     print(comparison_table(summarise(results)))
     by_layer = retrieval_table(results)
     if by_layer:
         print("\n" + by_layer)
     print(f"recorded {len(results)} result(s) in {config.store}")
+    print(timing.line())
 
 
 def cmd_study(args) -> None:

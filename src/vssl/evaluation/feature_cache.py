@@ -55,10 +55,11 @@ def state_dict_sha256(module: nn.Module) -> str:
 
 
 class FeatureCache:
-    """Feature files in ``folder``; ``folder=None`` caches nothing."""
+    """Feature files in ``folder``; ``folder=None`` caches nothing. ``hits``/``misses``: entries found or not."""
 
     def __init__(self, folder: str | os.PathLike | None):
         self.folder = None if folder is None else Path(folder)
+        self.hits = self.misses = 0
 
     def _file(self, key: dict) -> Path:
         blob = json.dumps({"format": CACHE_FORMAT, **key}, sort_keys=True, default=str)
@@ -66,10 +67,15 @@ class FeatureCache:
 
     def load(self, key: dict, paths: list[str]) -> torch.Tensor | None:
         """The cached features for ``key`` if present and computed for exactly ``paths``."""
-        if self.folder is None or not self._file(key).is_file():
-            return None
-        entry = torch.load(self._file(key), weights_only=True)
-        return entry["features"] if entry["paths"] == paths else None
+        features = None
+        if self.folder is not None and self._file(key).is_file():
+            entry = torch.load(self._file(key), weights_only=True)
+            features = entry["features"] if entry["paths"] == paths else None
+        if features is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return features
 
     def save(self, key: dict, paths: list[str], features: torch.Tensor) -> None:
         if self.folder is None:

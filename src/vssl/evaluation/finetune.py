@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
-from vssl.core.optim import EVAL_OPTIMIZERS, make_optimizer, schedule_factor
+from vssl.core.optim import make_eval_optimizer, schedule_factor
 from vssl.core.runtime import Placement
 from vssl.data.loader import VideoClipDataset, make_loader
 
@@ -75,10 +75,9 @@ def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoCli
     for module in frozen:
         module.requires_grad_(False)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(config.optimizer, trainable, config.lr, config.weight_decay, "finetune.optimizer",
-                               valid=EVAL_OPTIMIZERS)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(  # stepped once per epoch
-        "step", 1, config.epochs, start_factor=1.0, milestones=config.milestones, gamma=STEP_GAMMA))
+    optimizer = make_eval_optimizer(config.optimizer, trainable, config.lr, config.weight_decay, "finetune.optimizer",
+                                    schedule_factor("step", 1, config.epochs, start_factor=1.0,  # once per epoch
+                                                    milestones=config.milestones, gamma=STEP_GAMMA))
     scaler = torch.amp.GradScaler(placement.device.type, enabled=placement.amp == torch.float16)
     train_loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=num_workers, drop_last=True,
                                seed=train_set.seed, pin_memory=placement.pin_memory)
@@ -100,7 +99,7 @@ def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoCli
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-        scheduler.step()
+        optimizer.next_lr()
     model.eval()
     scores = torch.full((len(test_set), num_classes), float("nan"))
     with torch.no_grad():

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from vssl.core.config import ranged
-from vssl.core.optim import EVAL_OPTIMIZERS, make_optimizer, schedule_factor
+from vssl.core.optim import make_eval_optimizer, schedule_factor
 from vssl.core.runtime import Placement
 
 STEP_GAMMA = 0.1  # Thoker 2023 Table B.2: multi-step schedule with γ = 0.1
@@ -57,10 +57,9 @@ def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor,
         classifier.weight.normal_(0, 0.01, generator=generator)
         classifier.bias.zero_()
     placement.module(classifier)
-    optimizer = make_optimizer(config.optimizer, classifier.parameters(), config.lr, config.weight_decay,
-                               "linear.optimizer", valid=EVAL_OPTIMIZERS)
     steps_per_epoch = -(-x.shape[0] // config.batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config, steps_per_epoch))
+    optimizer = make_eval_optimizer(config.optimizer, classifier.parameters(), config.lr, config.weight_decay,
+                                    "linear.optimizer", lr_factor(config, steps_per_epoch))
     loss_fn = nn.CrossEntropyLoss()
     for _ in range(config.epochs):
         order = torch.randperm(x.shape[0], generator=generator)
@@ -69,7 +68,7 @@ def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor,
             optimizer.zero_grad()
             loss_fn(classifier(x[batch]), y[batch]).backward()
             optimizer.step()
-            scheduler.step()
+            optimizer.next_lr()
     with torch.no_grad():
         m, vt, _ = test_features.shape
         logits = classifier(placement.tensor((test_features.reshape(m * vt, d) - mean) / std))
