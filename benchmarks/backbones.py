@@ -1,8 +1,10 @@
 """Backbone throughput on CPU: forward and forward+backward clips/s, fp32 vs channels_last_3d vs bf16 autocast.
 
-Every setting is measured in the same run on the same input and reported with its ratio to the plain fp32
-(contiguous) baseline of that backbone, so ratios stay meaningful on a busy machine; the rate is the batch
-size over the median time of ``--repeats`` timed iterations (after one warm-up iteration).
+Every setting is measured in the same run on the same input, the settings of a backbone taking turns
+(fp32, channels_last_3d, bf16, bf16 channels_last_3d, fp32, ...; `benchmarks/timing.py`) for ``--repeats`` rounds
+after one untimed iteration each, so a busy machine slows every setting alike. Printed as median [min–max] over the
+rounds: the rate (batch size / time of one iteration) and the speed-up over the plain fp32 (contiguous) baseline of
+that backbone, from the per-round ratios fp32 time / setting time.
 
     .venv/bin/python benchmarks/backbones.py [--backbones r3d_18 slow_r50 ...] [--repeats 3] [--full]
 
@@ -17,13 +19,13 @@ import argparse
 import contextlib
 import copy
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from timing import interleaved_seconds, spread
 from vssl.core.errors import VsslError
 from vssl.models.registry import build_backbone, list_backbones
 
@@ -82,40 +84,32 @@ def smallest_valid_input(model: nn.Module) -> tuple[int, int]:
     raise VsslError(f"{type(model).__name__} runs on none of the inputs {TINY_INPUTS}")
 
 
-def median_seconds(step: Callable[[], None], repeats: int) -> float:
-    """Median wall time of ``step`` over ``repeats`` runs, after one untimed warm-up run."""
-    step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def measure(model: nn.Module, clip: torch.Tensor, setting: Setting, repeats: int) -> tuple[float, float]:
-    """(forward clips/s in eval mode, forward+backward clips/s in train mode) under ``setting``."""
+def steps(model: nn.Module, clip: torch.Tensor, setting: Setting) -> dict[str, Callable[[], None]]:
+    """One forward (eval mode, inference) and one forward+backward (train mode) iteration under ``setting``."""
     model, clip = setting.prepare(model, clip)
 
     def forward() -> None:
+        model.eval()
         with torch.inference_mode(), setting.autocast():
             model(clip)
 
     def forward_backward() -> None:
+        model.train()
         model.zero_grad(set_to_none=True)
         with setting.autocast():
             loss = model(clip).float().square().mean()
         loss.backward()
 
-    model.eval()
-    forward_rate = clip.shape[0] / median_seconds(forward, repeats)
-    model.train()
-    train_rate = clip.shape[0] / median_seconds(forward_backward, repeats)
-    return forward_rate, train_rate
+    return {"forward": forward, "fwd+bwd": forward_backward}
+
+
+def speedups(times: dict[str, list[float]], baseline: str) -> dict[str, list[float]]:
+    """Per-round speed-up of every setting over ``baseline``: baseline time / setting time, rounds paired in order."""
+    return {name: [b / t for b, t in zip(times[baseline], values, strict=True)] for name, values in times.items()}
 
 
 def benchmark(name: str, width: float | None, batch: int, repeats: int) -> None:
-    """Print one backbone's rates for every setting, their ratios to fp32, and the fastest setting.
+    """Print one backbone's rates for every setting, their speed-ups over fp32, and the fastest setting.
 
     ``width`` None measures the full model (default width) at its default input, else the tiny variant.
     """
@@ -123,22 +117,30 @@ def benchmark(name: str, width: float | None, batch: int, repeats: int) -> None:
     frames, size = model.default_input if width is None else smallest_valid_input(model)
     clip = torch.randn(batch, 3, frames, size, size)
     label = f"{name} ({width_label}, {batch}x{frames}x{size}²)"
-    results: dict[str, tuple[float, float]] = {}
+    runs: dict[str, dict[str, Callable[[], None]]] = {}
     for setting in SETTINGS:
         try:
-            results[setting.name] = measure(model, clip, setting, repeats)
+            runs[setting.name] = steps(model, clip, setting)
+            for step in runs[setting.name].values():  # the untimed warm-up iteration, and a kernel check
+                step()
         except RuntimeError as e:  # an op without a bf16 / channels_last CPU kernel
+            runs.pop(setting.name, None)
             print(f"{label:<44} {setting.name:<31} failed: {str(e).splitlines()[0][:80]}")
-    if SETTINGS[0].name not in results:
+    baseline = SETTINGS[0].name
+    if baseline not in runs:
         return
-    base_forward, base_train = results[SETTINGS[0].name]
-    for setting_name, (forward_rate, train_rate) in results.items():
-        print(f"{label:<44} {setting_name:<31} {forward_rate:9.1f} {forward_rate / base_forward:6.2f}x "
-              f"{train_rate:9.1f} {train_rate / base_train:6.2f}x")
-    fastest_forward = max(results, key=lambda key: results[key][0])
-    fastest_train = max(results, key=lambda key: results[key][1])
-    print(f"{label:<44} fastest: forward {fastest_forward} ({results[fastest_forward][0] / base_forward:.2f}x), "
-          f"forward+backward {fastest_train} ({results[fastest_train][1] / base_train:.2f}x)")
+    times = {kind: interleaved_seconds({setting: run[kind] for setting, run in runs.items()}, repeats, warmup=False)
+             for kind in ("forward", "fwd+bwd")}  # all settings' forwards in turn, then all forward+backwards
+    rates = {kind: {setting: [batch / t for t in values] for setting, values in by_setting.items()}
+             for kind, by_setting in times.items()}
+    ratios = {kind: speedups(by_setting, baseline) for kind, by_setting in times.items()}
+    for setting in runs:
+        print(f"{label:<44} {setting:<31} " + " ".join(
+            f"{spread(rates[kind][setting], 1):>20} {spread(ratios[kind][setting]) + '×':>19}" for kind in times))
+    fastest = {kind: max(runs, key=lambda setting: statistics.median(ratios[kind][setting])) for kind in times}
+    print(f"{label:<44} fastest: forward {fastest['forward']} "
+          f"({spread(ratios['forward'][fastest['forward']])}×), forward+backward {fastest['fwd+bwd']} "
+          f"({spread(ratios['fwd+bwd'][fastest['fwd+bwd']])}×)")
 
 
 def main() -> None:
@@ -146,10 +148,12 @@ def main() -> None:
     parser.add_argument("--backbones", nargs="+", default=None, help="names to measure (default: all registered)")
     parser.add_argument("--width", type=float, default=0.25, help="width of the tiny variants")
     parser.add_argument("--batch", type=int, default=2, help="clips per iteration")
-    parser.add_argument("--repeats", type=int, default=3, help="timed iterations per setting (median taken)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved timed rounds per setting (at least 3)")
     parser.add_argument("--full", action="store_true", help="also measure default width at the default input")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
+    if args.repeats < 3:
+        parser.error(f"--repeats must be at least 3 to report a spread, got {args.repeats}")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     names = args.backbones or list_backbones()
@@ -158,8 +162,10 @@ def main() -> None:
         parser.error(f"unknown backbone(s) {', '.join(unknown)}; available: {', '.join(list_backbones())}")
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
-          f"{torch.backends.cpu.get_cpu_capability()}; rates in clips/s, ratios to fp32 of the same backbone")
-    print(f"{'backbone (width, input)':<44} {'setting':<31} {'forward':>9} {'ratio':>7} {'fwd+bwd':>9} {'ratio':>7}")
+          f"{torch.backends.cpu.get_cpu_capability()}; rates in clips/s and speed-ups over fp32 of the same "
+          f"backbone, median [min–max] over {args.repeats} interleaved rounds")
+    print(f"{'backbone (width, input)':<44} {'setting':<31} {'forward clips/s':>20} {'speed-up':>19} "
+          f"{'fwd+bwd clips/s':>20} {'speed-up':>19}")
     for name in names:
         benchmark(name, args.width, args.batch, args.repeats)
         if args.full:

@@ -7,9 +7,13 @@ pre-training preset (default: rho_simclr_world32, the demo's) and the same batch
       from the clip store (`vssl data cache`);
   (c) the same, decoding the mp4 files.
 (b)/(a) near 1 means the data path keeps up with the model. The loaders alone (no model) are timed too, to show
-which side limits an end-to-end rate.
+which side limits an end-to-end rate. After ``--warmup`` untimed steps each, the five settings take turns
+((a) (b) (c) loaders, (a) (b) ...; `benchmarks/timing.py`) for ``--rounds`` rounds of ``--steps`` steps; a loader's
+turn first takes, untimed, the batches its workers prefetched while the others ran. Rates and the per-round ratios
+(b)/(a), (c)/(a) are printed as median [min–max] over the rounds.
 
     .venv/bin/python benchmarks/clip_store.py [--preset world32] [--recipe rho_simclr_world32] [--workers 1]
+        [--steps 10] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from timing import interleaved_seconds, ratio_spread, spread
 from vssl.app.pretrain import PretrainConfig, encoder_spec, resolve_method
 from vssl.core.config import load_config
 from vssl.core.runtime import share_cpu_with_workers
@@ -43,21 +48,34 @@ def batches(loader, clips_per_step: int, device: torch.device) -> Iterator[torch
         epoch += 1
 
 
-def clips_per_second(step: Callable[[torch.Tensor], None], inputs: Iterator[torch.Tensor], steps: int,
-                     warmup: int, device: torch.device) -> float:
-    """Clips per second through ``step`` over ``steps`` steps, after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        step(next(inputs))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    clips, start = 0, time.perf_counter()
-    for _ in range(steps):
-        x = next(inputs)
-        step(x)
-        clips += x.shape[0]
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return clips / (time.perf_counter() - start)
+class Turn:
+    """One setting's turn: ``steps`` timed steps through ``step``, after taking ``prefetched`` batches untimed."""
+
+    def __init__(self, step: Callable[[torch.Tensor], None], inputs: Iterator[torch.Tensor], steps: int,
+                 prefetched: int, device: torch.device):
+        self.step, self.inputs, self.steps, self.prefetched, self.device = step, inputs, steps, prefetched, device
+        self.rates: list[float] = []  # clips/s of every turn
+
+    def warm_up(self, steps: int) -> None:
+        for _ in range(steps):
+            self.step(next(self.inputs))
+        self.rates.clear()
+
+    def __call__(self) -> None:
+        for _ in range(self.prefetched):  # ready since the last turn: they would time as free
+            next(self.inputs)
+        self.synchronize()
+        clips, start = 0, time.perf_counter()
+        for _ in range(self.steps):
+            x = next(self.inputs)
+            self.step(x)
+            clips += x.shape[0]
+        self.synchronize()
+        self.rates.append(clips / (time.perf_counter() - start))
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
 
 
 def main() -> None:
@@ -65,7 +83,8 @@ def main() -> None:
     parser.add_argument("--preset", default="world32", help="synthetic preset to generate (default: world32)")
     parser.add_argument("--recipe", default="rho_simclr_world32",
                         help="pre-training preset whose data, model and batch are measured (default: rho_simclr_world32)")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default 20)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per setting and round (default 10)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (at least 3)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the recipe's)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -118,24 +137,28 @@ def run(args: argparse.Namespace, folder: str) -> None:
         while True:
             yield x
 
-    def measure(step, inputs) -> float:
-        return clips_per_second(step, inputs, args.steps, args.warmup, device)
-
-    rates = {"model": measure(train_step, random_inputs()),
-             "store": measure(train_step, batches(loader(store), clips_per_step, device)),
-             "files": measure(train_step, batches(loader(None), clips_per_step, device)),
-             "store loader only": measure(lambda x: None, batches(loader(store), clips_per_step, device)),
-             "files loader only": measure(lambda x: None, batches(loader(None), clips_per_step, device))}
+    prefetched = 2 * workers  # the DataLoader's default prefetch_factor per worker
+    turns = {"model": Turn(train_step, random_inputs(), args.steps, 0, device),
+             "store": Turn(train_step, batches(loader(store), clips_per_step, device), args.steps, prefetched, device),
+             "files": Turn(train_step, batches(loader(None), clips_per_step, device), args.steps, prefetched, device),
+             "store loader only": Turn(lambda x: None, batches(loader(store), clips_per_step, device), args.steps,
+                                       prefetched, device),
+             "files loader only": Turn(lambda x: None, batches(loader(None), clips_per_step, device), args.steps,
+                                       prefetched, device)}
+    for turn in turns.values():
+        turn.warm_up(args.warmup)
+    interleaved_seconds(turns, args.rounds, warmup=False)  # the turns time themselves, without the prefetched batches
+    rates = {name: turn.rates for name, turn in turns.items()}
     print(f"{args.recipe}: batch of {clips_per_step} clips [3, {frames}, {size}, {size}] on {device}, "
           f"{torch.get_num_threads()} compute thread(s), {workers} loader worker(s)")
-    print(f"(a) model only (random input):        {rates['model']:8.1f} clips/s")
-    print(f"(b) end to end, clip store:           {rates['store']:8.1f} clips/s   (b)/(a) = "
-          f"{rates['store'] / rates['model']:.2f}")
-    print(f"(c) end to end, mp4 files:            {rates['files']:8.1f} clips/s   (c)/(a) = "
-          f"{rates['files'] / rates['model']:.2f}")
-    print(f"    loader only, clip store:          {rates['store loader only']:8.1f} clips/s")
-    print(f"    loader only, mp4 files:           {rates['files loader only']:8.1f} clips/s")
-
+    print(f"clips/s and ratios: median [min–max] over {args.rounds} interleaved rounds of {args.steps} steps")
+    print(f"(a) model only (random input):        {spread(rates['model'], 1):>22}")
+    print(f"(b) end to end, clip store:           {spread(rates['store'], 1):>22}   (b)/(a) = "
+          f"{ratio_spread(rates['store'], rates['model'])}")
+    print(f"(c) end to end, mp4 files:            {spread(rates['files'], 1):>22}   (c)/(a) = "
+          f"{ratio_spread(rates['files'], rates['model'])}")
+    print(f"    loader only, clip store:          {spread(rates['store loader only'], 1):>22}")
+    print(f"    loader only, mp4 files:           {spread(rates['files loader only'], 1):>22}")
 
 if __name__ == "__main__":
     main()

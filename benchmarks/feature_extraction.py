@@ -7,9 +7,11 @@ and the same weights:
   cuda fp32                     when CUDA is available;
   cuda <amp> [channels_last]    `vssl eval`'s default on CUDA (amp=auto: bf16, else fp16; channels_last_3d for a
                                 dense 3D CNN).
-The rate is the batch size over the median time of ``--repeats`` timed steps after ``--warmup`` untimed ones; the
-batch sits in pinned memory when CUDA is present, as the evaluation loaders deliver it there. The last column is the
-largest feature difference from the CPU baseline, relative to the largest CPU feature.
+After ``--warmup`` untimed steps each, the settings take turns (cpu, cuda, cuda amp, cpu, ...; `benchmarks/timing.py`)
+for ``--repeats`` rounds; printed as median [min–max] over the rounds: the rate (batch size / time of one step) and the
+speed-up over the CPU (per-round ratios CPU time / setting time). The batch sits in pinned memory when CUDA is
+present, as the evaluation loaders deliver it there. The last column is the largest feature difference from the CPU
+baseline, relative to the largest CPU feature.
 
     .venv/bin/python benchmarks/feature_extraction.py [--backbone r3d_18] [--width 1.0] [--frames 8] [--size 112]
         [--batch 16] [--repeats 5]
@@ -19,12 +21,11 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
-import time
 
 import torch
 from torch import nn
 
+from timing import interleaved_seconds, ratio_spread, spread
 from vssl.core.runtime import Placement
 from vssl.evaluation.features import batch_features, prepare_encoder
 from vssl.models.registry import build_backbone
@@ -41,23 +42,17 @@ def settings(encoder: nn.Module) -> list[tuple[str, Placement]]:
     return found
 
 
-def measure(encoder: nn.Module, placement: Placement, clips: torch.Tensor, warmup: int,
-            repeats: int) -> tuple[float, torch.Tensor]:
-    """(clips/s, features) of the extraction step on ``placement``, with a copy of ``encoder``."""
-    model = copy.deepcopy(encoder)
-    placement = prepare_encoder(model, placement)
+class Extraction:
+    """The extraction step on ``placement`` with a copy of ``encoder``; keeps the features of its last call."""
 
-    def step() -> torch.Tensor:
-        return batch_features(lambda x: {"out": model(x)}, clips, placement)["out"]
+    def __init__(self, encoder: nn.Module, placement: Placement, clips: torch.Tensor):
+        self.model = copy.deepcopy(encoder)
+        self.placement = prepare_encoder(self.model, placement)
+        self.clips = clips
+        self.features: torch.Tensor | None = None
 
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        features = step()  # ends with the copy back to the CPU, which waits for the device
-        times.append(time.perf_counter() - start)
-    return clips.shape[0] / statistics.median(times), features
+    def __call__(self) -> None:  # ends with the copy back to the CPU, which waits for the device
+        self.features = batch_features(lambda x: {"out": self.model(x)}, self.clips, self.placement)["out"]
 
 
 def main() -> None:
@@ -68,7 +63,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=112)
     parser.add_argument("--batch", type=int, default=16, help="clips per step (default 16)")
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved timed rounds (at least 3)")
     args = parser.parse_args()
     torch.manual_seed(0)
     encoder = build_backbone(args.backbone, width=args.width).eval()
@@ -77,14 +72,19 @@ def main() -> None:
         clips = clips.pin_memory()
     print(f"{args.backbone} (width {args.width}): batch of {args.batch} clips [3, {args.frames}, {args.size}, "
           f"{args.size}], {torch.get_num_threads()} CPU compute thread(s)")
-    print(f"{'setting':<28} {'clips/s':>9} {'vs cpu':>7} {'max |Δ| vs cpu':>15}")
-    baseline_rate, baseline = None, None
-    for name, placement in settings(encoder):
-        rate, features = measure(encoder, placement, clips, args.warmup, args.repeats)
-        if baseline is None:
-            baseline_rate, baseline = rate, features
-        difference = (features - baseline).abs().max() / baseline.abs().max()
-        print(f"{name:<28} {rate:9.1f} {rate / baseline_rate:6.2f}x {difference:15.2e}")
+    steps = {name: Extraction(encoder, placement, clips) for name, placement in settings(encoder)}
+    for step in steps.values():
+        for _ in range(args.warmup):
+            step()
+    times = interleaved_seconds(steps, args.repeats, warmup=False)
+    baseline_name = next(iter(steps))
+    baseline = steps[baseline_name].features
+    print(f"median [min–max] over {args.repeats} interleaved rounds")
+    print(f"{'setting':<28} {'clips/s':>20} {'vs cpu':>19} {'max |Δ| vs cpu':>15}")
+    for name, step in steps.items():
+        difference = (step.features - baseline).abs().max() / baseline.abs().max()
+        print(f"{name:<28} {spread([args.batch / t for t in times[name]], 1):>20} "
+              f"{ratio_spread(times[baseline_name], times[name]) + '×':>19} {difference:15.2e}")
 
 
 if __name__ == "__main__":

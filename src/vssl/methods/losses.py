@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -9,7 +10,23 @@ import torch.nn.functional as F
 
 from vssl.methods.distributed import all_reduce_max, all_reduce_sum
 
+HALF = (torch.bfloat16, torch.float16)
 
+
+def in_fp32(loss):
+    """``loss`` with autocast off and its half-precision tensor arguments cast to fp32, so that cosines, norms,
+    softmaxes and Sinkhorn codes keep fp32 precision under bf16/fp16 autocast (in bf16 a cosine near 1 has a step
+    of 2⁻⁸, which is 2 − 2·cos's whole value near convergence). Without autocast, on fp32 inputs, it changes nothing."""
+    @functools.wraps(loss)
+    def wrapper(*args, **kwargs):
+        device = next(arg.device.type for arg in args if isinstance(arg, torch.Tensor))
+        args = [arg.float() if isinstance(arg, torch.Tensor) and arg.dtype in HALF else arg for arg in args]
+        with torch.autocast(device, enabled=False):
+            return loss(*args, **kwargs)
+    return wrapper
+
+
+@in_fp32
 def info_nce(query: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor, temperature: float,
              multi_positive: str = "sum") -> torch.Tensor:
     """InfoNCE with several positives (Feichtenhofer et al. 2021, Eq. 1), averaged over queries.
@@ -41,10 +58,12 @@ def cosine_momentum(base: float, step: int, total_steps: int) -> float:
     return 1.0 - (1.0 - base) * (math.cos(math.pi * progress) + 1.0) / 2.0
 
 
+@in_fp32
 def normalize(x: torch.Tensor) -> torch.Tensor:
     return F.normalize(x, dim=-1)
 
 
+@in_fp32
 def byol_loss(prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """BYOL regression loss with several targets (Feichtenhofer et al. 2021, Eq. 2, implemented ×2 as in BYOL).
 
@@ -57,6 +76,7 @@ def byol_loss(prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return (2.0 - 2.0 * cosine).mean()
 
 
+@in_fp32
 @torch.no_grad()
 def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3) -> torch.Tensor:
     """Equipartitioned soft codes for the global batch (SwAV; Feichtenhofer et al. 2021 §B.1: 3 iterations, ε = 0.05).
@@ -79,6 +99,7 @@ def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int 
     return (q * batch).t()
 
 
+@in_fp32
 def swav_loss(scores: torch.Tensor, temperature: float, epsilon: float = 0.05, iterations: int = 3) -> torch.Tensor:
     """Swapped prediction over ρ clips (Feichtenhofer et al. 2021 Eq. 3, [code]: codes from clips 0 and 1, predicted from the others).
 

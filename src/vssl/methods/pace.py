@@ -136,7 +136,9 @@ class PacePrediction(PretextMethod):
             embeddings = self.projection(features)
             videos = torch.arange(clips.shape[0], device=clips.device).repeat_interleave(clips.shape[1])
             positive, negative = contrast_masks(self.config.contrast, labels, videos)
-            contrastive = masked_contrastive_loss(embeddings @ embeddings.t(), positive, negative)
+            with torch.autocast(clips.device.type, enabled=False):  # similarities and log-sum-exp in fp32
+                embeddings = embeddings.float()
+                contrastive = masked_contrastive_loss(embeddings @ embeddings.t(), positive, negative)
             loss = loss + self.config.ctr_weight * contrastive
             self.log("train/contrastive_loss", contrastive.detach(), on_step=True, on_epoch=True,
                      batch_size=clips.shape[0])

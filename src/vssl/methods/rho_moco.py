@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from vssl.core.config import ranged
 from vssl.methods.base import Method, RhoClipsConfig
 from vssl.methods.distributed import concat_all_gather, is_distributed, shuffle_across_ranks, unshuffle_across_ranks
-from vssl.methods.losses import cosine_momentum, info_nce
+from vssl.methods.losses import cosine_momentum, info_nce, normalize
 from vssl.methods.queue import push_to_queue, register_queue
 from vssl.models.heads import mlp_head
 
@@ -55,7 +54,7 @@ class RhoMoCo(Method):
         negatives = self.queue.clone()
         total = views.new_zeros(())
         for query_index in range(num_views):  # sequential: peak memory of one clip (Feichtenhofer et al. 2021 §3)
-            query = F.normalize(self.head(self.backbone(views[:, query_index])), dim=1)
+            query = normalize(self.head(self.backbone(views[:, query_index])))
             others = [j for j in range(num_views) if j != query_index]
             loss = info_nce(query, keys[:, others], negatives, self.config.temperature,
                             self.config.multi_positive) / num_views
@@ -78,13 +77,13 @@ class RhoMoCo(Method):
         if is_distributed():
             shuffled, order = shuffle_across_ranks(clips, generator)
             embedded = self.key_head(self.key_backbone(shuffled))
-            return F.normalize(unshuffle_across_ranks(embedded, order, clips.shape[0]), dim=1)
+            return normalize(unshuffle_across_ranks(embedded, order, clips.shape[0]))
         order = torch.randperm(clips.shape[0], generator=generator).to(clips.device)
         groups = min(self.config.shuffle_bn_groups, clips.shape[0] // 2) or 1
         embedded = torch.cat([self.key_head(self.key_backbone(chunk)) for chunk in clips[order].chunk(groups)])
         keys = torch.empty_like(embedded)
         keys[order] = embedded
-        return F.normalize(keys, dim=1)
+        return normalize(keys)
 
     @torch.no_grad()
     def after_step(self, views: torch.Tensor) -> None:

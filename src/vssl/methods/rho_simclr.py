@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from vssl.core.config import ranged
 from vssl.methods.base import Method, RhoClipsConfig
 from vssl.methods.distributed import gather_with_grad, rank_offset
-from vssl.methods.losses import info_nce
+from vssl.methods.losses import info_nce, normalize
 from vssl.models.heads import mlp_head
 
 
@@ -32,7 +31,7 @@ class RhoSimCLR(Method):
 
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
         batch, num_views = views.shape[:2]
-        embeddings = F.normalize(self.head(self.backbone(views.flatten(0, 1))), dim=1).view(batch, num_views, -1)
+        embeddings = normalize(self.head(self.backbone(views.flatten(0, 1)))).view(batch, num_views, -1)
         everyone = gather_with_grad(embeddings)  # negatives from the global batch (Feichtenhofer et al. 2021 §B.1)
         loss = simclr_loss(embeddings, self.config.temperature, self.config.multi_positive, everyone,
                            rank_offset(batch, views.device))

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vssl.core.config import ranged
 from vssl.methods.base import Method, RhoClipsConfig
-from vssl.methods.losses import swav_loss
+from vssl.methods.losses import normalize, swav_loss
 from vssl.models.heads import mlp_head
 
 
@@ -37,9 +36,10 @@ class RhoSwAV(Method):
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
         batch, num_views = views.shape[:2]
         with torch.no_grad():
-            self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
-        embeddings = F.normalize(self.head(self.backbone(views.flatten(0, 1))), dim=1)
-        scores = self.prototypes(embeddings).view(batch, num_views, -1)
+            self.prototypes.weight.copy_(normalize(self.prototypes.weight))
+        embeddings = normalize(self.head(self.backbone(views.flatten(0, 1))))
+        with torch.autocast(views.device.type, enabled=False):  # cosines to the prototypes in fp32, as the loss
+            scores = self.prototypes(embeddings).view(batch, num_views, -1)
         # under DDP the Sinkhorn codes are normalised over the global batch (losses.sinkhorn_knopp, Feichtenhofer et al. 2021 §B.1)
         loss = swav_loss(scores, self.config.temperature, self.config.epsilon, self.config.sinkhorn_iterations)
         self.manual_backward(loss)
