@@ -1,12 +1,17 @@
 """Whole-clip transforms equal the former frame-by-frame ones, drawing the same random parameters in the same order."""
 
 import math
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from vssl.data import transforms as T
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from frame_transforms import adjust_hue, resize_frames, rgb_to_hsv  # noqa: E402  the frozen per-frame HSV and resize
 
 # --- the reference: the transforms as they ran frame by frame before whole-clip augmentation ---
 
@@ -23,46 +28,8 @@ def ref_coin(p, generator):
     return torch.rand((), generator=generator).item() < p
 
 
-def ref_resize(video, height, width):
-    if (height, width) == tuple(video.shape[-2:]):
-        return video
-    downscaling = height < video.shape[-2] or width < video.shape[-1]
-    frames = video.permute(1, 0, 2, 3)
-    resized = F.interpolate(frames, size=(height, width), mode="bilinear", align_corners=False, antialias=downscaling)
-    return resized.permute(1, 0, 2, 3).contiguous()
-
-
 def ref_gray(video):
     return (0.299 * video[0] + 0.587 * video[1] + 0.114 * video[2]).unsqueeze(0)
-
-
-def ref_rgb_to_hsv(video):
-    red, green, blue = video[0], video[1], video[2]
-    value, max_channel = video.max(dim=0)
-    chroma = value - video.min(dim=0).values
-    saturation = torch.where(value > 0, chroma / value.clamp(min=1e-12), torch.zeros_like(value))
-    safe_chroma = chroma.clamp(min=1e-12)
-    hue_sixths = torch.where(
-        max_channel == 0,
-        ((green - blue) / safe_chroma) % 6,
-        torch.where(max_channel == 1, (blue - red) / safe_chroma + 2, (red - green) / safe_chroma + 4),
-    )
-    hue = torch.where(chroma > 0, hue_sixths / 6, torch.zeros_like(value))
-    return torch.stack([hue, saturation, value])
-
-
-def ref_hsv_to_rgb(video):
-    hue, saturation, value = video[0], video[1], video[2]
-    channels = []
-    for n in (5, 3, 1):
-        k = (n + 6 * hue) % 6
-        channels.append(value - value * saturation * torch.minimum(k, 4 - k).clamp(0, 1))
-    return torch.stack(channels)
-
-
-def ref_hue(video, shift):
-    hsv = ref_rgb_to_hsv(video)
-    return ref_hsv_to_rgb(torch.stack([(hsv[0] + shift) % 1.0, hsv[1], hsv[2]]))
 
 
 REF_ADJUSTMENTS = {
@@ -70,7 +37,7 @@ REF_ADJUSTMENTS = {
     "contrast": lambda video, factor: (
         factor * video + (1 - factor) * ref_gray(video).mean(dim=(0, 2, 3), keepdim=True)).clamp(0, 1),
     "saturation": lambda video, factor: (factor * video + (1 - factor) * ref_gray(video)).clamp(0, 1),
-    "hue": ref_hue,
+    "hue": adjust_hue,
 }
 
 
@@ -141,9 +108,9 @@ def ref_train_transform(video, generator, crop_size, short_side, strength, blur)
     side = ref_randint(*short_side, generator)
     height, width = video.shape[-2:]
     if height <= width:
-        video = ref_resize(video, side, max(1, round(width * side / height)))
+        video = resize_frames(video, side, max(1, round(width * side / height)))
     else:
-        video = ref_resize(video, max(1, round(height * side / width)), side)
+        video = resize_frames(video, max(1, round(height * side / width)), side)
     top = ref_randint(0, video.shape[-2] - crop_size, generator)
     left = ref_randint(0, video.shape[-1] - crop_size, generator)
     video = video[..., top:top + crop_size, left:left + crop_size]
@@ -187,7 +154,7 @@ def test_colour_adjustments_equal_the_reference(name):
     factors = (-0.5, -0.31, -0.02, 0.0, 0.07, 0.5) if name == "hue" else (0.0, 0.6, 1.0, 1.4)
     for factor in factors:
         assert_same(T.COLOR_ADJUSTMENTS[name](video, factor), REF_ADJUSTMENTS[name](video, factor))
-    assert_same(T.rgb_to_hsv(video), ref_rgb_to_hsv(video))
+    assert_same(T.rgb_to_hsv(video), rgb_to_hsv(video))
 
 
 @pytest.mark.parametrize("sigma, kernel_size", [(0.1, 3), (1.0, 5), (2.0, 11), (0.7, 1)])
@@ -240,7 +207,7 @@ def test_random_resized_crop_equals_the_reference_resize_of_its_box():
     crop = T.RandomResizedCrop(32)
     for seed in range(4):
         top, left, height, width = crop.sample_params(60, 80, seeded(seed))
-        expected = ref_resize(video[..., top:top + height, left:left + width], 32, 32)
+        expected = resize_frames(video[..., top:top + height, left:left + width], 32, 32)
         assert_same(crop(video, seeded(seed)), expected)
 
 
