@@ -86,7 +86,7 @@ def test_data_import_writes_a_ucf101_manifest(tmp_path, capsys):
 
 def test_data_labels_statistics_writes_the_cache_the_method_asks_for(micro_manifest, tmp_path, capsys):
     """The command the statistics method prints when labels are missing is exactly what this CLI runs."""
-    from vssl.data.label_cache import default_labels_path, labels_command, resolve_position_step
+    from vssl.methods.label_cache import default_labels_path, labels_command, resolve_position_step
 
     main(["data", "labels", "statistics", str(micro_manifest), "--clip-len", "8", "--quiet"])
     expected = default_labels_path(micro_manifest, "pretrain", 8, 1, resolve_position_step(8, 1, None))

@@ -12,9 +12,9 @@ from vssl.app.pretrain import PretrainConfig, run_pretrain
 from vssl.core.config import load_config
 from vssl.core.errors import ConfigError, VsslError
 from vssl.core.optim import OptimConfig
-from vssl.data.curriculum import CurriculumOrder, curriculum_indices, easy_to_hard, motion_concentration
-from vssl.data.flow_statistics import summarize_motion
-from vssl.data.label_cache import LabelTable, VideoLabels, compute_statistics_labels, default_labels_path
+from vssl.methods.curriculum import CurriculumOrder, curriculum_indices, easy_to_hard, motion_concentration
+from vssl.methods.flow_statistics import summarize_motion
+from vssl.methods.label_cache import LabelTable, VideoLabels, compute_statistics_labels, default_labels_path
 from vssl.methods.statistics import Statistics, StatisticsConfig, statistics_loss
 from vssl.models.registry import build_backbone
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from vssl.core.errors import VsslError
-from vssl.data import label_cache
-from vssl.data.flow_statistics import (appearance_labels, clip_statistics, dense_flow, label_frames, motion_labels,
+from vssl.methods import label_cache
+from vssl.methods.flow_statistics import (appearance_labels, clip_statistics, dense_flow, label_frames, motion_labels,
                                        pattern_regions, summarize_motion)
-from vssl.data.label_cache import (LabelledClipSampler, LabelTable, clip_labels, compute_statistics_labels,
+from vssl.methods.label_cache import (LabelledClipSampler, LabelTable, clip_labels, compute_statistics_labels,
                                    default_labels_path)
 from vssl.data.synthetic import write_mp4
 from vssl.data.video import open_video

@@ -12,8 +12,8 @@ import torch
 from vssl.app.pretrain import PretrainConfig, run_pretrain
 from vssl.core.config import load_config
 from vssl.core.optim import build_optimizer, build_scheduler
-from vssl.data import label_cache
-from vssl.data.label_cache import LabelTable
+from vssl.methods import label_cache
+from vssl.methods.label_cache import LabelTable
 from vssl.methods import statistics
 from vssl.methods.base import Method
 from vssl.methods.losses import cosine_momentum

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vssl.core.errors import VsslError
-from vssl.data.pretext_sampling import (ClipTupleSampler, PaceClipSampler, check_paces, pace_indices, pace_label,
+from vssl.methods.pretext_sampling import (ClipTupleSampler, PaceClipSampler, check_paces, pace_indices, pace_label,
                                         pace_span, tuple_order)
 
 

@@ -13,7 +13,7 @@ from vssl.app.pretrain import PretrainConfig, PretrainDataConfig, run_pretrain
 from vssl.core.config import from_dict, load_config
 from vssl.core.errors import ConfigError, VsslError
 from vssl.core.optim import OptimConfig
-from vssl.data.pretext_sampling import pace_indices, pace_label
+from vssl.methods.pretext_sampling import pace_indices, pace_label
 from vssl.methods.pace import PaceConfig, contrast_masks, masked_contrastive_loss, pace_labels, pace_transform
 from vssl.methods.prp import PRP, PRPConfig, deepest_map_tap, dilated_input, motion_attention, reconstruction_target
 from vssl.methods.rotnet3d import RotNet3D, RotNet3DConfig, rotate_frames

@@ -6,7 +6,7 @@ import yaml
 from vssl.app.pretrain import PretrainConfig, run_pretrain
 from vssl.core.config import load_config
 from vssl.data.formats.common import DatasetInfo, write_dataset_info
-from vssl.data.label_cache import LabelTable, compute_statistics_labels
+from vssl.methods.label_cache import LabelTable, compute_statistics_labels
 from vssl.data.manifest import read_manifest, write_manifest
 
 SMALL = ["train.batch_size=4", "train.epochs=1", "train.progress=false", "model.width=0.125",

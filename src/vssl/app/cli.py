@@ -38,7 +38,7 @@ def cmd_data_import(args) -> None:
 
 
 def cmd_data_labels_statistics(args) -> None:
-    from vssl.data.label_cache import compute_statistics_labels
+    from vssl.methods.label_cache import compute_statistics_labels
 
     path = compute_statistics_labels(args.manifest, split=args.split, clip_len=args.clip_len, stride=args.stride,
                                      out=args.out, progress=not args.quiet, position_step=args.position_step)

@@ -36,7 +36,7 @@ from torch import nn
 
 from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
-from vssl.data.pretext_sampling import PaceClipSampler, as_fraction, pace_label
+from vssl.methods.pretext_sampling import PaceClipSampler, as_fraction, pace_label
 from vssl.data.transforms import ColorJitter, Compose, Normalize, spatial_train_transforms
 from vssl.methods.pretext_common import PretextMethod, apply_complexity, reject_fps_jitter
 

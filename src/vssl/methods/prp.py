@@ -39,7 +39,7 @@ from torch import nn
 
 from vssl.core.config import ranged
 from vssl.core.errors import ConfigError, VsslError
-from vssl.data.pretext_sampling import PaceClipSampler, pace_label
+from vssl.methods.pretext_sampling import PaceClipSampler, pace_label
 from vssl.methods.pretext_common import PretextMethod, apply_complexity, reject_fps_jitter
 
 DILATION_LEVELS = {"C1": (1, 2), "C2": (1, 2, 4), "C3": (1, 2, 4, 8)}

@@ -1,6 +1,6 @@
 """Spatio-temporal statistics (Wang 2020 Ch. 2–3): regress a clip's 14 motion and 13 appearance labels with two heads.
 
-The labels (``vssl.data.flow_statistics``) are read from the label cache (``vssl.data.label_cache``).
+The labels (``vssl.methods.flow_statistics``) are read from the label cache (``vssl.methods.label_cache``).
 
 Loss (Eq. 3.3): λ_m·MSE(ŷ_m, y_m) + λ_a·MSE(ŷ_a, y_a), λ_m = 1, λ_a = 0.1 (§3.4.2). The thesis writes the L2 norm
 ‖ŷ − y‖₂; the authors' code minimises the mean squared error (``nn.MSELoss``) of the label indices, used here.
@@ -21,7 +21,7 @@ Data, and why it differs from the usual augmentation:
   a flipped clip is regressed onto the labels of the mirrored clip, which the cache holds. The coin is drawn from
   the global step, so a resumed run flips the same clips. A dataset whose sidecar forbids mirrors (SSv2) is never
   flipped: ``run_pretrain`` turns ``method.flip`` off with ``data.flip`` (``without_forbidden_flips``).
-- ``curriculum`` orders the videos by motion concentration (Wang 2020 §3.2; ``vssl.data.curriculum``).
+- ``curriculum`` orders the videos by motion concentration (Wang 2020 §3.2; ``vssl.methods.curriculum``).
 - Kumar et al. 2023 (§4.3) vary task complexity only for RotNet, VCOP and PRP, not for this task, so there is no
   complexity setting.
 """
@@ -36,9 +36,9 @@ import torch.nn.functional as F
 
 from vssl.core.config import ranged
 from vssl.core.errors import ConfigError, VsslError
-from vssl.data.curriculum import CurriculumOrder, check_curriculum
-from vssl.data.flow_statistics import APPEARANCE_LABELS, MOTION_LABELS
-from vssl.data.label_cache import (LabelledClipSampler, LabelTable, compute_statistics_labels, default_labels_path,
+from vssl.methods.curriculum import CurriculumOrder, check_curriculum
+from vssl.methods.flow_statistics import APPEARANCE_LABELS, MOTION_LABELS
+from vssl.methods.label_cache import (LabelledClipSampler, LabelTable, compute_statistics_labels, default_labels_path,
                                    labels_command)
 from vssl.data.transforms import Compose, Normalize, VideoTransform, resize_frames
 from vssl.methods.base import Method
@@ -52,7 +52,7 @@ class StatisticsConfig:
     head_hidden: int = ranged(2048, ge=1)  # Wang 2020 Table 2.1: fc6 and fc7 of 2048 in each branch
     head_layers: int = ranged(3, ge=1)  # fc6, fc7, output (Table 2.1)
     position_step: int = ranged(0, ge=0)  # frames between labelled clip starts; 0 = one clip span (non-overlapping, §3.4.2)
-    labels: str = ""  # label cache file; "" = the default next to data.manifest (vssl.data.label_cache)
+    labels: str = ""  # label cache file; "" = the default next to data.manifest (vssl.methods.label_cache)
     compute_labels: bool = False  # compute a missing label cache before training (fine for small data, one process)
     flip: bool = True  # Wang 2020 §3.4.2: random horizontal flip of the whole clip, with the mirrored clip's labels;
     # turned off on a dataset that forbids mirrors (vssl.app.pretrain.without_forbidden_flips)

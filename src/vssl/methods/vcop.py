@@ -21,7 +21,7 @@ from torch import nn
 
 from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
-from vssl.data.pretext_sampling import ClipTupleSampler, tuple_order
+from vssl.methods.pretext_sampling import ClipTupleSampler, tuple_order
 from vssl.methods.pretext_common import PretextMethod, apply_complexity, reject_fps_jitter
 
 TUPLE_LEVELS = {"C1": 3, "C2": 4, "C3": 5}

@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import Sampler
 
 from vssl.core.errors import ConfigError
-from vssl.data.flow_statistics import REGION_COUNTS, pattern_regions
+from vssl.methods.flow_statistics import REGION_COUNTS, pattern_regions
 
 CURRICULA = ("none", "single_step", "easiest_half", "hardest_half", "random_half")
 

@@ -12,7 +12,7 @@ appearance labels of the clip as decoded and of its left-right mirror image, and
 Wang 2020 Eq. 3.1 (for the curriculum); for every video its size and mtime, so a changed file is labelled again.
 It is written to a temporary file and renamed (atomic), every 30 s and when the run ends or is interrupted, so an
 interrupted run resumes with the videos it has not finished. A clip's labels are a pure function of its decoded
-frames (:func:`vssl.data.flow_statistics.clip_statistics`); :func:`clip_labels` recomputes one from its video.
+frames (:func:`vssl.methods.flow_statistics.clip_statistics`); :func:`clip_labels` recomputes one from its video.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from tqdm import tqdm
 
 from vssl.core.errors import VideoReadError, VsslError
 from vssl.core.io import atomic_open
-from vssl.data import flow_statistics
-from vssl.data.curriculum import motion_concentration
-from vssl.data.flow_statistics import APPEARANCE_LABELS, MOTION_LABELS, clip_statistics
+from vssl.methods import flow_statistics
+from vssl.methods.curriculum import motion_concentration
+from vssl.methods.flow_statistics import APPEARANCE_LABELS, MOTION_LABELS, clip_statistics
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import segment_frames
 from vssl.data.manifest import read_manifest

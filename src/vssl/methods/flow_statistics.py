@@ -2,7 +2,7 @@
 partitioning patterns, and the 14 motion and 13 appearance labels that the statistics pretext task regresses.
 
 Everything is a pure function of the clip's uint8 RGB frames [T, H, W, 3], so a clip's labels are reproducible from
-its video and frame indices (``vssl.data.label_cache`` decodes the frames and calls :func:`clip_statistics`).
+its video and frame indices (``vssl.methods.label_cache`` decodes the frames and calls :func:`clip_statistics`).
 
 Conventions (chosen here where the thesis leaves them open)
 - **Label resolution.** Frames are first shrunk (area interpolation) so the short side is at most 128 px, the
