@@ -56,7 +56,6 @@ class ModelConfig:
     depth: tuple[int, ...] | None = ranged(None, ge=1)  # blocks per stage; None = the backbone's own default
 
 
-
 STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork")
 
 
@@ -196,9 +195,8 @@ def run_pretrain(config: PretrainConfig) -> Path:
                          drop_last=True, seed=config.train.seed, order=order, resumable=True)
     spec = encoder_spec(config)
     backbone = spec.build()
-    extra = ({"num_classes": {name: len(names) for name, names in classes.items()}} if label_sets else {}) \
-        | ({} if prepared is None else {"prepared": prepared})
-    method = method_class(backbone, method_config, config.optim, **extra)
+    method = method_class.construct(backbone, method_config, config.optim,
+                                    {name: len(names) for name, names in classes.items()}, prepared)
 
     # keep the newest epoch checkpoint plus last.ckpt, written after every epoch (what `resume` continues from)
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_epochs=1, save_top_k=1)

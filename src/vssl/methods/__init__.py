@@ -32,13 +32,8 @@ def create(name: str, backbone, *, optim=None, num_classes: dict[str, int] | Non
     ``prepare(config, data)`` returned (the ``statistics`` method's label table).
     """
     from vssl.core.config import from_dict
-    from vssl.core.errors import ConfigError
     from vssl.core.optim import OptimConfig
 
     method_class, config_class = get_method(name)
     config = from_dict(config_class, settings, "method")
-    labelled = method_class.label_sets(config)
-    if labelled and num_classes is None:
-        raise ConfigError(f"method {name!r} trains on labels {', '.join(labelled)}: pass num_classes={{set: count}}")
-    extra = ({"num_classes": num_classes} if labelled else {}) | ({} if prepared is None else {"prepared": prepared})
-    return method_class(backbone, config, optim or OptimConfig(), **extra)
+    return method_class.construct(backbone, config, optim or OptimConfig(), num_classes, prepared)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from vssl.core.config import ranged
-from vssl.core.errors import VsslError
+from vssl.core.errors import ConfigError, VsslError
 from vssl.core.optim import OptimConfig, build_optimizer, build_scheduler
 from vssl.data.sampling import RhoClipSampler
 from vssl.data.transforms import build_train_transform
@@ -105,6 +105,18 @@ class Method(L.LightningModule):
         """Manifest label columns the method trains on; self-supervised methods read none. A method that names
         some is built with ``num_classes`` (label set → class count) and its batches carry ``labels``."""
         return ()
+
+    @classmethod
+    def construct(cls, backbone: nn.Module, config, optim: OptimConfig, num_classes: dict[str, int] | None = None,
+                  prepared=None):
+        """The method around ``backbone``: ``num_classes`` (label set → class count) goes to a method that trains on
+        labels (``label_sets``), ``prepared`` (what ``prepare`` returned) to one that prepares data."""
+        labelled = cls.label_sets(config)
+        if labelled and num_classes is None:
+            raise ConfigError(f"method {cls.__name__} trains on labels {', '.join(labelled)}: "
+                              "pass num_classes={set: count}")
+        extra = ({"num_classes": num_classes} if labelled else {}) | ({} if prepared is None else {"prepared": prepared})
+        return cls(backbone, config, optim, **extra)
 
     @classmethod
     def build_order(cls, config, dataset, seed: int, epochs: int, prepared=None):

@@ -19,8 +19,10 @@ def in_fp32(loss):
     of 2⁻⁸, which is 2 − 2·cos's whole value near convergence). Without autocast, on fp32 inputs, it changes nothing."""
     @functools.wraps(loss)
     def wrapper(*args, **kwargs):
-        device = next(arg.device.type for arg in args if isinstance(arg, torch.Tensor))
+        tensors = [arg for arg in (*args, *kwargs.values()) if isinstance(arg, torch.Tensor)]
+        device = tensors[0].device.type if tensors else "cpu"
         args = [arg.float() if isinstance(arg, torch.Tensor) and arg.dtype in HALF else arg for arg in args]
+        kwargs = {k: v.float() if isinstance(v, torch.Tensor) and v.dtype in HALF else v for k, v in kwargs.items()}
         with torch.autocast(device, enabled=False):
             return loss(*args, **kwargs)
     return wrapper
