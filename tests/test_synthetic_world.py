@@ -1,5 +1,5 @@
 """The upright physical world of the `world*` benchmarks: bounce physics, the arrow of time, class-typical speeds,
-light from above, and motion that no single first frame reveals."""
+light from above, steadily drifting clouds, and motion that no single first frame reveals."""
 
 import dataclasses
 import math
@@ -15,6 +15,7 @@ from vssl.data.synthetic import PRESETS, balanced_labels, render_video
 
 WORLD = PRESETS["world32"]
 STEADY = dataclasses.replace(WORLD, jitter_px=0, noise_std=0.0)
+CLOUDY = PRESETS["world32_clouds"]
 
 
 def test_a_drop_falls_in_the_free_fall_time_and_bounces_to_e_squared_of_its_height():
@@ -97,6 +98,45 @@ def test_speeds_are_class_typical_within_the_jitter():
     ratio = np.array(gravities) / world.GRAVITY
     assert ratio.min() >= 1 - STEADY.speed_jitter - 0.02 and ratio.max() <= 1 + STEADY.speed_jitter + 0.02
     assert ratio.max() / ratio.min() < 1.5
+
+
+def cloud_phase(cover: np.ndarray, period: int) -> np.ndarray:
+    """Position (px, modulo the period) of a cloud row [T, H, W] from its first Fourier harmonic along x, read over
+    whole periods: exact for a shifted periodic pattern without higher harmonics, to 1e-5 px for one Gaussian puff."""
+    width = cover.shape[2] // period * period
+    harmonic = (cover[:, :, :width] * np.exp(-2j * np.pi * np.arange(width) / period)).sum(axis=(1, 2))
+    return -np.angle(harmonic) * period / (2 * np.pi)
+
+
+def test_clouds_drift_at_one_steady_class_independent_speed_in_the_sky_only(monkeypatch):
+    """Every frame moves the clouds by the same distance, within ±speed_jitter of CLOUD_SPEED, either way. One puff
+    per period, so that the first harmonic reads its position exactly (two overlapping puffs add harmonics)."""
+    monkeypatch.setattr(world, "CLOUDS_PER_PERIOD", 1)
+    period, speeds = int(world.CLOUD_PERIOD * CLOUDY.size), []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        cover = world.cloud_cover(CLOUDY, rng, horizon=27.0)
+        assert cover[:, 27 + CLOUDY.jitter_px + 1:].max() == 0.0  # nothing below the horizon
+        step = np.diff(np.unwrap(cloud_phase(cover, period), period=period))
+        np.testing.assert_allclose(step, step.mean(), atol=1e-5)  # steady: no acceleration, no rest
+        speeds.append(step.mean() / (world.CLOUD_SPEED * CLOUDY.size))
+    speeds = np.array(speeds)
+    assert (np.abs(speeds) >= 1 - CLOUDY.speed_jitter - 1e-5).all()
+    assert (np.abs(speeds) <= 1 + CLOUDY.speed_jitter + 1e-5).all()
+    assert (speeds > 0).any() and (speeds < 0).any()  # the wind blows either way: no arrow of time in the sky
+
+
+def test_a_clip_pace_is_read_from_the_cloud_drift_alone():
+    """An oracle that measures how far the clouds move per sampled frame names the pace (1-4) of every clip. The
+    sprite could not serve (an oracle on its exact speed named 46 %: calibration.md), so this is the pace cue."""
+    period, paces, named = int(world.CLOUD_PERIOD * CLOUDY.size), (1, 2, 3, 4), []
+    for seed in range(100):
+        cover = world.cloud_cover(CLOUDY, np.random.default_rng(seed), horizon=27.0)
+        pace = paces[seed % 4]
+        clip = cover[np.arange(8) * pace]
+        step = np.abs(np.diff(np.unwrap(cloud_phase(clip, period), period=period))).mean()
+        named.append(int(np.clip(np.round(step / (world.CLOUD_SPEED * CLOUDY.size)), 1, 4)) == pace)
+    assert all(named)
 
 
 def test_the_world_is_lit_from_above_and_sprites_are_near_upright():

@@ -1,6 +1,7 @@
 """`vssl eval`: load an encoder (checkpoint or random init), run protocols on a manifest, record results.
 
-Protocols: ``finetune`` trains the encoder end to end; the frozen ones (``knn``, ``linear``, ``retrieval``, ``svm``:
+Protocols: ``finetune`` trains the encoder end to end, and ``robustness`` tests that fine-tuned model on noisy test
+clips (one training serves both); the frozen ones (``knn``, ``linear``, ``retrieval``, ``svm``:
 the registry of :mod:`vssl.evaluation.protocols`) read features, extracted once per (encoder, split, views, tap) and
 kept in a feature cache (see :mod:`vssl.evaluation.feature_cache`); the checkpoint is read once per call. Test
 videos are seen as ``data.num_clips`` uniformly spaced clips × ``data.crops`` spatial crops. ``data.train_subset``
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from vssl.app.eval_timing import EvalTiming
 from vssl.core.config import config_hash, ranged
@@ -38,12 +40,13 @@ from vssl.data.sampling import RandomClipSampler, UniformClipSampler
 from vssl.data.transforms import build_multi_crop_eval_transform, build_train_transform
 from vssl.evaluation.feature_cache import FeatureCache, cached_tap_features, file_sha256, state_dict_sha256
 from vssl.evaluation.features import readable_rows
-from vssl.evaluation.finetune import FinetuneConfig, finetune
+from vssl.evaluation.finetune import FinetuneConfig, predict, train_classifier
 from vssl.evaluation.knn import KnnConfig
 from vssl.evaluation.linear import LinearConfig
 from vssl.evaluation.metrics import classification_metrics
-from vssl.evaluation.protocols import ASLAN, FINETUNE, FROZEN, aslan, check_protocol_names
+from vssl.evaluation.protocols import ASLAN, FINETUNE, FROZEN, ROBUSTNESS, TRAINED, aslan, check_protocol_names
 from vssl.evaluation.retrieval import RetrievalConfig
+from vssl.evaluation.robustness import Corruption, RobustnessConfig, robustness_metrics
 from vssl.evaluation.subsets import load_or_draw_subset
 from vssl.evaluation.svm import SvmConfig
 from vssl.models.checkpoints import key_report_line, load_any_encoder
@@ -98,6 +101,7 @@ class EvalConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     svm: SvmConfig = field(default_factory=SvmConfig)
+    robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
     seed: int = ranged(0, ge=0)
     seeds: int = ranged(1, ge=1)  # repeat each protocol with seeds seed, seed+1, ...
     device: str = "auto"  # auto (CUDA when available, else CPU) | cpu | cuda | cuda:N: features, probes, fine-tuning
@@ -240,8 +244,8 @@ class EvalData:
             return self.train
         return load_or_draw_subset(c.manifest, self.train, c.train_split, label, c.train_subset, c.subset_seed)
 
-    def clips(self, samples: list[Sample], labels: list[str], training: bool = False,
-              seed: int = 0) -> VideoClipDataset:
+    def clips(self, samples: list[Sample], labels: list[str], training: bool = False, seed: int = 0,
+              frame_filter: Corruption | None = None) -> VideoClipDataset:
         c = self.config
         if training:  # fine-tuning: one random clip, random crop + flip, no colour augmentation
             sampler = RandomClipSampler(c.clip_len, c.stride)
@@ -252,7 +256,7 @@ class EvalData:
             transform = build_multi_crop_eval_transform(c.test_crop_size or c.crop_size, c.short_side, c.crops,
                                                         **self.normalise)
         return VideoClipDataset(samples, self.index, sampler, transform, labels, self.classes, seed=seed,
-                                store=self.store)
+                                store=self.store, frame_filter=frame_filter)
 
     def views_key(self) -> dict:
         """What determines a video's frozen test views (part of the feature cache key); the normalisation only
@@ -360,18 +364,39 @@ def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalDat
     return skipped
 
 
-def run_finetune(config: EvalConfig, data: EvalData, label: str, seed: int, recorder: Recorder,
-                 source: EncoderSource) -> set[str]:
+def run_trained(protocols: list[str], config: EvalConfig, data: EvalData, label: str, seed: int, recorder: Recorder,
+                source: EncoderSource) -> set[str]:
+    """Fine-tune once; record ``finetune``'s test metrics and/or ``robustness``'s accuracy on the test clips under
+    every configured noise and severity (the same noise for every encoder: seeded by the evaluation seed and the
+    video). → skipped video paths."""
     torch.manual_seed(seed)
-    encoder = source.encoder(seed)
+    c = config.data
     train_set = data.clips(data.train_samples(label), [label], training=True, seed=seed)
-    test_set = data.clips(data.test, [label])
-    scores, skipped = finetune(encoder, train_set, test_set, len(data.classes[label]), config.finetune,
-                               config.data.num_workers, config.progress, Placement.for_eval(config.device, config.amp))
-    ok = ~scores.isnan().any(dim=1)
-    recorder.record("finetune", label, seed,
-                    classification_metrics(scores[ok], torch.as_tensor(test_set.labels(label))[ok]), int(ok.sum()))
-    return {*skipped, *train_set.unreadable, *test_set.unreadable}
+    num_classes = len(data.classes[label])
+    model, placement, skipped = train_classifier(source.encoder(seed), train_set, num_classes, config.finetune,
+                                                 c.num_workers, config.progress,
+                                                 Placement.for_eval(config.device, config.amp))
+    skipped = {*skipped, *train_set.unreadable}
+
+    def test(corruption: Corruption | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        test_set = data.clips(data.test, [label], seed=seed, frame_filter=corruption)
+        scores, test_skipped = predict(model, test_set, num_classes, c.batch_size, c.num_workers, placement)
+        skipped.update(test_skipped, test_set.unreadable)
+        ok = ~scores.isnan().any(dim=1)
+        return scores[ok], torch.as_tensor(test_set.labels(label))[ok]
+
+    scores, targets = test()
+    clean = classification_metrics(scores, targets)
+    if FINETUNE in protocols:
+        recorder.record(FINETUNE, label, seed, clean, len(targets))
+    if ROBUSTNESS in protocols:
+        r = config.robustness
+        corrupted = {}
+        for noise, severity in tqdm([(n, s) for n in r.noises for s in r.severities], desc="noisy test sets",
+                                    unit="set", disable=not config.progress, leave=False):
+            corrupted[noise, severity] = classification_metrics(*test(Corruption(noise, severity)))["top1"]
+        recorder.record(ROBUSTNESS, label, seed, robustness_metrics(clean["top1"], corrupted), len(targets))
+    return skipped
 
 
 def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None = None,
@@ -412,10 +437,10 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
     for seed in range(config.seed, config.seed + config.seeds):
         if frozen:
             skipped |= run_frozen_protocols(frozen, config, data, seed, cache, source, recorder, timing)
-        if FINETUNE in protocols:
+        if any(p in TRAINED for p in protocols):
             for label in config.data.labels:
                 with timing.phase("protocols"):
-                    skipped |= run_finetune(config, data, label, seed, recorder, source)
+                    skipped |= run_trained(protocols, config, data, label, seed, recorder, source)
     timing.hits, timing.misses = timing.hits + cache.hits, timing.misses + cache.misses
     if skipped:
         print(f"skipped {len(skipped)} unreadable video(s): {', '.join(sorted(skipped)[:5])}")

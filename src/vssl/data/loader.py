@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -32,13 +33,16 @@ class VideoClipDataset(Dataset):
     ``repeat`` > 1 transforms each clip several times (ρ = 1 in Feichtenhofer et al. 2021: two crops of one instant).
     With a ``store`` (:mod:`vssl.data.clip_store`), the frames of the videos in it are read from it instead of
     being decoded: the same frames, so the same items.
+    ``frame_filter(frames, seed)``, when given, changes the uint8 frames [N, H, W, 3] of an item before any transform
+    (e.g. the test-time noise of :mod:`vssl.evaluation.robustness`), seeded by the item's own draw.
     Unreadable videos (found by the index or while decoding) are skipped: the item carries their path
     under ``skipped`` and the collate function drops it.
     """
 
     def __init__(self, samples: list[Sample], index: VideoIndex, sampler, transform,
                  label_sets: list[str] | None = None, class_names: dict[str, list[str]] | None = None,
-                 repeat: int = 1, seed: int = 0, store: ClipStore | None = None):
+                 repeat: int = 1, seed: int = 0, store: ClipStore | None = None,
+                 frame_filter: Callable[[np.ndarray, int], np.ndarray] | None = None):
         self.unreadable = [s.path for s in samples if s.path not in index]
         self.samples = [s for s in samples if s.path in index]
         self.index = index
@@ -50,6 +54,7 @@ class VideoClipDataset(Dataset):
         self.repeat = repeat
         self.seed = seed
         self.store = store
+        self.frame_filter = frame_filter
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -74,6 +79,8 @@ class VideoClipDataset(Dataset):
             frames = self._read_frames(sample.path, flat)
         except VideoReadError:
             return {"skipped": sample.path}
+        if self.frame_filter is not None:
+            frames = self.frame_filter(frames, draw)
         clip_len = len(clips_indices[0])
         clips = []
         for k in range(len(clips_indices)):

@@ -21,7 +21,7 @@ from vssl.core.io import atomic_path, write_json_atomic
 from vssl.data.formats.common import DatasetInfo, write_dataset_info
 from vssl.data.manifest import Sample, write_manifest
 from vssl.data.synthetic_sprites import SHAPE_EXTENT, SHAPES, paint_sprite, sprite_colour
-from vssl.data.synthetic_world import FINE_WORLD_MOTIONS, WORLD_MOTIONS, render_world_video
+from vssl.data.synthetic_world import CLOUD_SPEED, FINE_WORLD_MOTIONS, WORLD_MOTIONS, render_world_video
 
 # ---------------------------------------------------------------------------------------------------------------
 # Trajectory shapes (motion classes). Each maps per-frame phase angles to unit-amplitude offsets [T, 2] (x, y) from
@@ -115,6 +115,9 @@ class SynthConfig:
     # scene cuts are refused)
     world: bool = False
     speed_jitter: float = 0.1  # world only: a video's speeds and gravity vary by ± this fraction of the class's
+    # world only: clouds drift across the sky at this speed (fraction of size per frame, ± speed_jitter per video),
+    # the benchmark's steady pace cue (synthetic_world.CLOUD_SPEED); 0 = a clear sky
+    cloud_speed: float = 0.0
 
     def __post_init__(self):
         self.counts = dict(self.counts)
@@ -154,7 +157,10 @@ class SynthConfig:
             self._fail("scene_cuts", "is not supported by the world benchmark (its scene persists through a video)")
         if not 0 <= self.speed_jitter < 0.5:
             self._fail("speed_jitter", "must be in [0, 0.5): paces 2x apart must stay apart")
-        for key in ("jitter_px", "noise_std", "start_margin", "scene_cuts", "background_contrast", "background_pool"):
+        if self.cloud_speed and not self.world:
+            self._fail("cloud_speed", "is only drawn by the world benchmark (world=True)")
+        for key in ("jitter_px", "noise_std", "start_margin", "scene_cuts", "background_contrast", "background_pool",
+                    "cloud_speed"):
             if getattr(self, key) < 0:
                 self._fail(key, "must be >= 0")
         low, high = _free_area(self, self.sprite_radius[1] * self.size)
@@ -189,6 +195,13 @@ PRESETS: dict[str, SynthConfig] = {
                                    motion_classes=WORLD_CLASSES, appearance_classes=WORLD_SHAPES, sprite_radius=(0.18, 0.22),
                                    rotation_deg=(-10.0, 10.0), background_pool=16, jitter_px=size // 32)
        for size in (32, 48, 64)},
+    # world32 with clouds drifting at a steady speed: the candidate pace cue under calibration (calibration.md,
+    # "Not done"); not yet the default, because a change of the benchmark means re-running every study on it.
+    "world32_clouds": SynthConfig(name="world32_clouds", size=32, num_frames=48, fps=16,
+                                  counts={"pretrain": 2000, "train": 800, "test": 400}, world=True,
+                                  motion_classes=WORLD_CLASSES, appearance_classes=WORLD_SHAPES,
+                                  sprite_radius=(0.18, 0.22), rotation_deg=(-10.0, 10.0), background_pool=16,
+                                  cloud_speed=CLOUD_SPEED),
     # SEVERE-style stand-ins in the world family (Thoker 2023, Ch. 2): domain shift (two shapes never seen in
     # pre-training, flatter and noisier scenes, a shakier camera) and fine-grained motion (the same two actions,
     # told apart only by bounciness or throw height).

@@ -1,5 +1,6 @@
-"""The upright physical world of the `world*` synthetic benchmarks: sky and ground lit from above, sprites that
-fall, bounce, slide and float with class-typical speeds and an arrow of time (docs/synthetic.md)."""
+"""The upright physical world of the `world*` synthetic benchmarks: sky and ground lit from above, clouds drifting at
+a steady speed, sprites that fall, bounce, slide and float with class-typical speeds and an arrow of time
+(docs/synthetic.md)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,18 @@ SHADOW_DARKNESS = 0.45  # shadow opacity when the sprite touches the ground, fad
 SHADOW_FADE = 0.4  # S: height at which the shadow is 1/e as dark
 TOP_LIGHT = 0.2  # sprites are this much brighter at the top and darker at the bottom
 SHAKE_STEP_P = 0.25  # chance per frame and axis that the hand-held camera drifts by one pixel
+
+# Clouds: the steady motion a pace must be read from. The sprite cannot serve: a drop accelerates, a slide decelerates
+# and everything comes to rest, so its speed within one pace varies more than between paces (calibration.md). Wind
+# moves clouds at one speed (± speed_jitter per video, either way), like the steady motions of real footage.
+CLOUD_SPEED = 0.015  # S / frame: 0.48 px at 32², so paces 1-4 shift them 0.5 / 1 / 1.4 / 1.9 px per sampled frame
+CLOUD_PERIOD = 0.5  # S: the cloud row repeats every half frame, so where the clouds are says little about when a
+#                     clip was taken (16 frames apart they have moved about half a period): no clip-order shortcut
+CLOUDS_PER_PERIOD = 2
+CLOUD_HEIGHT = (0.08, 0.4)  # S: centre heights, in the sky above the ground
+CLOUD_SIGMA = (0.09, 0.05)  # S: Gaussian puffs, wider (x) than high (y)
+CLOUD_OPACITY = (0.6, 0.9)
+CLOUD_GREY = 0.35  # grey rain clouds: white ones vanish against a sky this bright (contrast < 0.1)
 
 
 class Stage(NamedTuple):
@@ -199,6 +212,30 @@ def camera_shake(rng: np.random.Generator, frames: int, reach: int) -> np.ndarra
     return offsets
 
 
+def cloud_cover(config: SynthConfig, rng: np.random.Generator, horizon: float) -> np.ndarray:
+    """Opacity [T, size+2m, size+2m] of grey clouds over the sky of a scene with the camera margin m, drifting
+    sideways at config.cloud_speed (± speed_jitter) in a random direction and wrapping round every CLOUD_PERIOD."""
+    size, margin, frames = config.size, config.jitter_px, config.num_frames
+    full = size + 2 * margin
+    period = CLOUD_PERIOD * size
+    direction = rng.choice((-1.0, 1.0))
+    speed = config.cloud_speed * size * rng.uniform(1 - config.speed_jitter, 1 + config.speed_jitter)
+    centre_x = rng.uniform(0, period, CLOUDS_PER_PERIOD)
+    centre_y = rng.uniform(*CLOUD_HEIGHT, CLOUDS_PER_PERIOD) * size + margin
+    opacity = rng.uniform(*CLOUD_OPACITY, CLOUDS_PER_PERIOD)
+    sigma_x, sigma_y = CLOUD_SIGMA[0] * size, CLOUD_SIGMA[1] * size
+    xs = np.arange(full, dtype=np.float64)
+    ys = np.arange(full, dtype=np.float64)
+    shift = direction * speed * np.arange(frames, dtype=np.float64)
+    cover = np.zeros((frames, full, full))
+    for cx, cy, alpha in zip(centre_x, centre_y, opacity):
+        dx = (xs[None, :] - cx - shift[:, None] + period / 2) % period - period / 2  # [T, W], nearest copy
+        puff_x = sum(np.exp(-0.5 * ((dx + k * period) / sigma_x) ** 2) for k in (-1, 0, 1))  # and its neighbours
+        puff_y = np.exp(-0.5 * ((ys - cy) / sigma_y) ** 2) * (ys - margin < horizon)  # [H], sky only
+        cover = np.maximum(cover, alpha * puff_y[None, :, None] * puff_x[:, None, :])
+    return np.minimum(cover, 1.0).astype(np.float32)
+
+
 def world_trajectory(config: SynthConfig, motion: str, radius: float, horizon: float,
                      rng: np.random.Generator) -> np.ndarray:
     """Sprite centres [T, 2] (x, y) in scene coordinates. The first position is drawn from the same box for every
@@ -220,9 +257,11 @@ def render_world_video(config: SynthConfig, motion: str, appearance: str, rng: n
     world = world_trajectory(config, motion, radius, horizon, rng)
     shifts = camera_shake(rng, config.num_frames, jitter)
     centres = world - shifts
+    clouds = cloud_cover(config, rng, horizon)[..., None] if config.cloud_speed else None
     frames = np.empty((config.num_frames, size, size, 3), dtype=np.float32)
     for t, (sx, sy) in enumerate(shifts):
-        frames[t] = scene[jitter + sy: jitter + sy + size, jitter + sx: jitter + sx + size]
+        window = np.s_[jitter + sy: jitter + sy + size, jitter + sx: jitter + sx + size]
+        frames[t] = scene[window] if clouds is None else scene[window] + clouds[t][window] * (CLOUD_GREY - scene[window])
         height = horizon - radius - world[t, 1]
         _paint_shadow(frames[t], centres[t, 0], horizon - sy, radius, height, size)
         paint_sprite(frames[t], appearance, centres[t], radius, rotation, colour, top_light=TOP_LIGHT)

@@ -63,12 +63,19 @@ def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoCli
              config: FinetuneConfig, num_workers: int, progress: bool = True,
              placement: Placement | None = None) -> tuple[torch.Tensor, list[str]]:
     """Train encoder+head on ``train_set`` (label set 0); → (test scores [M, C] on the CPU, averaged over views,
-    skipped).
+    skipped). :func:`train_classifier` then :func:`predict`."""
+    model, placement, skipped = train_classifier(encoder, train_set, num_classes, config, num_workers, progress,
+                                                 placement)
+    scores, test_skipped = predict(model, test_set, num_classes, config.batch_size, num_workers, placement)
+    return scores, sorted(set(skipped) | set(test_skipped))
 
-    Every test video contributes all its views (K clips × S crops); their softmax scores are averaged. Model and
-    batches run on ``placement`` (default: the encoder's own device, fp32), under its autocast; fp16 scales the
-    loss with a GradScaler.
-    """
+
+def train_classifier(encoder: nn.Module, train_set: VideoClipDataset, num_classes: int, config: FinetuneConfig,
+                     num_workers: int, progress: bool = True,
+                     placement: Placement | None = None) -> tuple[Classifier, Placement, list[str]]:
+    """Train encoder + dropout + linear head end to end on ``train_set`` (label set 0); → (the model in eval mode,
+    the placement it runs on, skipped paths). Model and batches run on ``placement`` (default: the encoder's own
+    device, fp32), under its autocast; fp16 scales the loss with a GradScaler."""
     placement = (placement or Placement.of(encoder)).for_model(encoder)
     model = placement.module(Classifier(encoder, encoder.feature_dim, num_classes, config.dropout))
     frozen = frozen_stage_modules(encoder, config.freeze_stages)
@@ -101,9 +108,17 @@ def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoCli
             scaler.update()
         optimizer.next_lr()
     model.eval()
+    return model, placement, skipped
+
+
+def predict(model: Classifier, test_set: VideoClipDataset, num_classes: int, batch_size: int, num_workers: int,
+            placement: Placement) -> tuple[torch.Tensor, list[str]]:
+    """Class scores [M, C] (CPU) of every test video: the softmax of each of its views (K clips × S crops),
+    averaged; NaN rows for unreadable videos. → (scores, skipped paths)."""
+    skipped: list[str] = []
     scores = torch.full((len(test_set), num_classes), float("nan"))
     with torch.no_grad():
-        for batch in make_loader(test_set, config.batch_size, shuffle=False, num_workers=num_workers,
+        for batch in make_loader(test_set, batch_size, shuffle=False, num_workers=num_workers,
                                  pin_memory=placement.pin_memory):
             skipped.extend(batch["skipped"])
             if batch["clips"].numel() == 0:
@@ -113,4 +128,4 @@ def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoCli
                 logits = model(placement.tensor(batch["clips"].flatten(0, 1)))
             probs = logits.float().softmax(dim=1).view(b, v, -1).mean(dim=1)
             scores[batch["index"]] = placement.host(probs)
-    return scores, sorted(set(skipped))
+    return scores, skipped
