@@ -44,7 +44,8 @@ from vssl.evaluation.finetune import FinetuneConfig, predict, train_classifier
 from vssl.evaluation.knn import KnnConfig
 from vssl.evaluation.linear import LinearConfig
 from vssl.evaluation.metrics import classification_metrics
-from vssl.evaluation.protocols import ASLAN, FINETUNE, FROZEN, ROBUSTNESS, TRAINED, aslan, check_protocol_names
+from vssl.evaluation.cka import CkaConfig
+from vssl.evaluation.protocols import ASLAN, CKA, FINETUNE, FROZEN, ROBUSTNESS, TRAINED, aslan, check_protocol_names
 from vssl.evaluation.retrieval import RetrievalConfig
 from vssl.evaluation.robustness import Corruption, RobustnessConfig, robustness_metrics
 from vssl.evaluation.subsets import load_or_draw_subset
@@ -102,6 +103,7 @@ class EvalConfig:
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     svm: SvmConfig = field(default_factory=SvmConfig)
     robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
+    cka: CkaConfig = field(default_factory=CkaConfig)
     seed: int = ranged(0, ge=0)
     seeds: int = ranged(1, ge=1)  # repeat each protocol with seeds seed, seed+1, ...
     device: str = "auto"  # auto (CUDA when available, else CPU) | cpu | cuda | cuda:N: features, probes, fine-tuning
@@ -311,6 +313,26 @@ class Recorder:
         return [replace(r, n_skipped=len(skipped)) for r in self.results]
 
 
+def frozen_features(config: EvalConfig, data: EvalData, source: EncoderSource, encoder: Callable[[], nn.Module],
+                    seed: int, cache: FeatureCache, split: str, samples: list[Sample], taps: list[str],
+                    timing: EvalTiming, skipped: set[str]) -> tuple[VideoClipDataset, dict[str, torch.Tensor]]:
+    """The test views of ``samples`` and their pooled features {tap: [N, V, D]}, from the feature cache where it
+    holds them (keyed by encoder identity, views, precision, manifest and split); adds unreadable videos to
+    ``skipped``."""
+    key = {"encoder": encoder_key(config.encoder, seed, source.identity), "views": data.views_key()}
+    placement = Placement.for_eval(config.device, config.amp)
+    if placement.amp is not None:  # mixed-precision features are cached apart from fp32 ones
+        key["amp"] = str(placement.amp)
+    key["data"] = {"manifest_sha256": file_sha256(config.data.manifest), "split": split}
+    dataset = data.clips(samples, list(config.data.labels))
+    with timing.phase("features"):
+        features, decode_failures = cached_tap_features(
+            cache, key, encoder, dataset, taps, config.data.batch_size, config.data.num_workers, config.progress,
+            f"{split} features", placement)
+    skipped.update(decode_failures, dataset.unreadable)
+    return dataset, features
+
+
 def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalData, seed: int, cache: FeatureCache,
                          source: EncoderSource, recorder: Recorder, timing: EvalTiming) -> set[str]:
     """The registered frozen protocols for every label set on (cached) frozen features; → skipped video paths."""
@@ -320,22 +342,11 @@ def run_frozen_protocols(protocols: list[str], config: EvalConfig, data: EvalDat
     taps = {name: protocol.taps(config, tap_names) for name, protocol in FROZEN.items() if name in protocols}
     needed = list(dict.fromkeys(tap for names in taps.values() for tap in names))
     labels = list(config.data.labels)
-    key = {"encoder": encoder_key(config.encoder, seed, source.identity), "views": data.views_key()}
     placement = Placement.for_eval(config.device, config.amp)
-    if placement.amp is not None:  # mixed-precision features are cached apart from fp32 ones
-        key["amp"] = str(placement.amp)
-    manifest_sha256 = file_sha256(config.data.manifest)
     skipped: set[str] = set()
 
     def extract(split: str, samples: list[Sample]) -> tuple[VideoClipDataset, dict[str, torch.Tensor]]:
-        dataset = data.clips(samples, labels)
-        with timing.phase("features"):
-            features, decode_failures = cached_tap_features(
-                cache, {**key, "data": {"manifest_sha256": manifest_sha256, "split": split}}, encoder, dataset,
-                needed, config.data.batch_size, config.data.num_workers, config.progress, f"{split} features",
-                placement)
-        skipped.update(decode_failures, dataset.unreadable)
-        return dataset, features
+        return frozen_features(config, data, source, encoder, seed, cache, split, samples, needed, timing, skipped)
 
     test_set, test = extract(config.data.test_split, data.test)
     if config.svm.protocol == ASLAN and "svm" in taps:  # same/not-same pairs of test videos: no training split
@@ -437,6 +448,9 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
     for seed in range(config.seed, config.seed + config.seeds):
         if frozen:
             skipped |= run_frozen_protocols(frozen, config, data, seed, cache, source, recorder, timing)
+        if CKA in protocols:
+            from vssl.app.cka import run_cka  # it builds on this module
+            skipped |= run_cka(config, data, seed, cache, source, recorder, timing)
         if any(p in TRAINED for p in protocols):
             for label in config.data.labels:
                 with timing.phase("protocols"):

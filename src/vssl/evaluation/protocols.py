@@ -20,6 +20,7 @@ ENCODER_TAP = "pool"  # kNN and the linear probe read the encoder's own pooled o
 FINETUNE = "finetune"  # trains the encoder end to end (its own path in `vssl eval`), listed with the frozen ones
 ROBUSTNESS = "robustness"  # fine-tunes as FINETUNE, then tests on noisy clips (vssl.evaluation.robustness)
 TRAINED = (FINETUNE, ROBUSTNESS)  # the protocols that fine-tune: one trained model serves both
+CKA = "cka"  # layer × layer CKA maps between two encoders (vssl.app.cka), not a score of one encoder
 ASLAN = "aslan"  # svm.protocol=aslan: same/not-same pairs of the test split, stored as svm@aslan, label "same"
 
 
@@ -48,7 +49,7 @@ def register(name: str, run: Callable[..., dict[str, float]], taps: Callable | N
              stored: Callable[[str], str] | None = None, rule: Callable[[Any], str] | None = None) -> Protocol:
     """Add a frozen protocol; ``taps`` defaults to the encoder's pooled output, ``stored`` to ``name``, ``rule``
     to none."""
-    if name in FROZEN or name in TRAINED:
+    if name in FROZEN or name in TRAINED or name == CKA:
         raise ValueError(f"protocol '{name}' is already registered")
     FROZEN[name] = Protocol(name, run, taps or (lambda config, tap_names: [ENCODER_TAP]), stored or (lambda _: name),
                             rule or (lambda section: ""))
@@ -60,8 +61,8 @@ def unregister(name: str) -> None:
 
 
 def protocol_names() -> tuple[str, ...]:
-    """Every protocol `vssl eval` runs: the frozen ones in registration order, then the fine-tuned ones."""
-    return (*FROZEN, *TRAINED)
+    """Every protocol `vssl eval` runs: the frozen ones in registration order, the fine-tuned ones, then CKA."""
+    return (*FROZEN, *TRAINED, CKA)
 
 
 def check_protocol_names(names: list[str]) -> None:
