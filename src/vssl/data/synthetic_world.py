@@ -49,9 +49,9 @@ SHAKE_STEP_P = 0.25  # chance per frame and axis that the hand-held camera drift
 # Clouds: the steady motion a pace must be read from. The sprite cannot serve: a drop accelerates, a slide decelerates
 # and everything comes to rest, so its speed within one pace varies more than between paces (calibration.md). Wind
 # moves clouds at one speed (± speed_jitter per video, either way), like the steady motions of real footage.
-CLOUD_SPEED = 0.015  # S / frame: 0.48 px at 32², so paces 1-4 shift them 0.5 / 1 / 1.4 / 1.9 px per sampled frame
-CLOUD_PERIOD = 0.5  # S: the cloud row repeats every half frame, so where the clouds are says little about when a
-#                     clip was taken (16 frames apart they have moved about half a period): no clip-order shortcut
+CLOUD_SPEED = 0.03  # S / frame: 0.96 px at 32², so paces 1-4 shift them 1 / 1.9 / 2.9 / 3.8 px per sampled frame
+CLOUD_PERIOD = 0.5  # S: the cloud row repeats every half frame, so where the clouds are says nothing about when a
+#                     clip was taken: 16 frames apart (VCOP's clips) they have moved about one period. No order shortcut
 CLOUDS_PER_PERIOD = 2
 CLOUD_HEIGHT = (0.08, 0.4)  # S: centre heights, in the sky above the ground
 CLOUD_SIGMA = (0.09, 0.05)  # S: Gaussian puffs, wider (x) than high (y)

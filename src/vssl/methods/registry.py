@@ -8,6 +8,7 @@ from vssl.core.errors import ConfigError
 
 # name → (module, method class, config class); modules are imported lazily so listing stays cheap
 _METHODS = {
+    "cvrl": ("vssl.methods.cvrl", "CVRL", "CVRLConfig"),
     "pace": ("vssl.methods.pace", "PacePrediction", "PaceConfig"),
     "prp": ("vssl.methods.prp", "PRP", "PRPConfig"),
     "rotnet3d": ("vssl.methods.rotnet3d", "RotNet3D", "RotNet3DConfig"),
