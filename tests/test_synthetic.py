@@ -105,7 +105,7 @@ def test_interrupted_regeneration_leaves_no_manifest(tmp_path, monkeypatch):
 
 
 def test_unknown_preset_lists_the_valid_ones(tmp_path):
-    with pytest.raises(VsslError, match="tiny, tiny_upright, tiny_domain2, tiny_fine, world32, world48, world64, world32_clouds, world32_domain2, world32_fine, small"):
+    with pytest.raises(VsslError, match="tiny, tiny_upright, tiny_domain2, tiny_fine, world32, world48, world64, world32_domain2, world32_fine, small"):
         generate(tmp_path, "huge", progress=False)
 
 

@@ -14,8 +14,7 @@ from vssl.data import synthetic_world as world
 from vssl.data.synthetic import PRESETS, balanced_labels, render_video
 
 WORLD = PRESETS["world32"]
-STEADY = dataclasses.replace(WORLD, jitter_px=0, noise_std=0.0)
-CLOUDY = PRESETS["world32_clouds"]
+STEADY = dataclasses.replace(WORLD, jitter_px=0, noise_std=0.0, cloud_speed=0.0)  # the sprite alone: no shake, noise, clouds
 
 
 def test_a_drop_falls_in_the_free_fall_time_and_bounces_to_e_squared_of_its_height():
@@ -112,30 +111,30 @@ def test_clouds_drift_at_one_steady_class_independent_speed_in_the_sky_only(monk
     """Every frame moves the clouds by the same distance, within ±speed_jitter of CLOUD_SPEED, either way. One puff
     per period, so that the first harmonic reads its position exactly (two overlapping puffs add harmonics)."""
     monkeypatch.setattr(world, "CLOUDS_PER_PERIOD", 1)
-    period, speeds = int(world.CLOUD_PERIOD * CLOUDY.size), []
+    period, speeds = int(world.CLOUD_PERIOD * WORLD.size), []
     for seed in range(40):
         rng = np.random.default_rng(seed)
-        cover = world.cloud_cover(CLOUDY, rng, horizon=27.0)
-        assert cover[:, 27 + CLOUDY.jitter_px + 1:].max() == 0.0  # nothing below the horizon
+        cover = world.cloud_cover(WORLD, rng, horizon=27.0)
+        assert cover[:, 27 + WORLD.jitter_px + 1:].max() == 0.0  # nothing below the horizon
         step = np.diff(np.unwrap(cloud_phase(cover, period), period=period))
         np.testing.assert_allclose(step, step.mean(), atol=1e-5)  # steady: no acceleration, no rest
-        speeds.append(step.mean() / (world.CLOUD_SPEED * CLOUDY.size))
+        speeds.append(step.mean() / (world.CLOUD_SPEED * WORLD.size))
     speeds = np.array(speeds)
-    assert (np.abs(speeds) >= 1 - CLOUDY.speed_jitter - 1e-5).all()
-    assert (np.abs(speeds) <= 1 + CLOUDY.speed_jitter + 1e-5).all()
+    assert (np.abs(speeds) >= 1 - WORLD.speed_jitter - 1e-5).all()
+    assert (np.abs(speeds) <= 1 + WORLD.speed_jitter + 1e-5).all()
     assert (speeds > 0).any() and (speeds < 0).any()  # the wind blows either way: no arrow of time in the sky
 
 
 def test_a_clip_pace_is_read_from_the_cloud_drift_alone():
     """An oracle that measures how far the clouds move per sampled frame names the pace (1-4) of every clip. The
     sprite could not serve (an oracle on its exact speed named 46 %: calibration.md), so this is the pace cue."""
-    period, paces, named = int(world.CLOUD_PERIOD * CLOUDY.size), (1, 2, 3, 4), []
+    period, paces, named = int(world.CLOUD_PERIOD * WORLD.size), (1, 2, 3, 4), []
     for seed in range(100):
-        cover = world.cloud_cover(CLOUDY, np.random.default_rng(seed), horizon=27.0)
+        cover = world.cloud_cover(WORLD, np.random.default_rng(seed), horizon=27.0)
         pace = paces[seed % 4]
         clip = cover[np.arange(8) * pace]
         step = np.abs(np.diff(np.unwrap(cloud_phase(clip, period), period=period))).mean()
-        named.append(int(np.clip(np.round(step / (world.CLOUD_SPEED * CLOUDY.size)), 1, 4)) == pace)
+        named.append(int(np.clip(np.round(step / (world.CLOUD_SPEED * WORLD.size)), 1, 4)) == pace)
     assert all(named)
 
 

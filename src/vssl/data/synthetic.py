@@ -188,30 +188,27 @@ PRESETS: dict[str, SynthConfig] = {
     "tiny_fine": SynthConfig(name="tiny_fine", size=64, num_frames=48, fps=16, counts={"train": 160, "test": 160},
                              motion_classes=tuple(FINE_MOTIONS), cycles=(0.75, 1.0)),
     # The upright physical world (docs/synthetic.md): gravity, bounces that lose energy, class-typical speeds,
-    # sky and ground lit from above, sprites within ±10° of upright; 2,000 pre-training videos. world32 is the
+    # sky and ground lit from above, clouds drifting at a steady speed (the pace cue), sprites within ±10° of upright;
+    # 2,000 pre-training videos. world32 is the
     # default CPU benchmark (the demo and the studies); world48 and world64 are the same world at larger frames.
     **{f"world{size}": SynthConfig(name=f"world{size}", size=size, num_frames=48, fps=16,
                                    counts={"pretrain": 2000, "train": 800, "test": 400}, world=True,
                                    motion_classes=WORLD_CLASSES, appearance_classes=WORLD_SHAPES, sprite_radius=(0.18, 0.22),
-                                   rotation_deg=(-10.0, 10.0), background_pool=16, jitter_px=size // 32)
+                                   rotation_deg=(-10.0, 10.0), background_pool=16, jitter_px=size // 32,
+                                   cloud_speed=CLOUD_SPEED)
        for size in (32, 48, 64)},
-    # world32 with clouds drifting at a steady speed: the candidate pace cue under calibration (calibration.md,
-    # "Not done"); not yet the default, because a change of the benchmark means re-running every study on it.
-    "world32_clouds": SynthConfig(name="world32_clouds", size=32, num_frames=48, fps=16,
-                                  counts={"pretrain": 2000, "train": 800, "test": 400}, world=True,
-                                  motion_classes=WORLD_CLASSES, appearance_classes=WORLD_SHAPES,
-                                  sprite_radius=(0.18, 0.22), rotation_deg=(-10.0, 10.0), background_pool=16,
-                                  cloud_speed=CLOUD_SPEED),
     # SEVERE-style stand-ins in the world family (Thoker 2023, Ch. 2): domain shift (two shapes never seen in
     # pre-training, flatter and noisier scenes, a shakier camera) and fine-grained motion (the same two actions,
     # told apart only by bounciness or throw height).
     "world32_domain2": SynthConfig(name="world32_domain2", size=32, num_frames=48, fps=16,
                                    counts={"train": 400, "test": 400}, world=True, motion_classes=WORLD_CLASSES,
                                    appearance_classes=("square", "star", "bar", "pillar"), sprite_radius=(0.18, 0.22),
-                                   rotation_deg=(-10.0, 10.0), background_contrast=0.4, jitter_px=2, noise_std=5.0),
+                                   rotation_deg=(-10.0, 10.0), background_contrast=0.4, jitter_px=2, noise_std=5.0,
+                                   cloud_speed=CLOUD_SPEED),
     "world32_fine": SynthConfig(name="world32_fine", size=32, num_frames=48, fps=16,
                                 counts={"train": 400, "test": 400}, world=True, motion_classes=FINE_WORLD_MOTIONS,
-                                appearance_classes=WORLD_SHAPES, sprite_radius=(0.18, 0.22), rotation_deg=(-10.0, 10.0), background_pool=16),
+                                appearance_classes=WORLD_SHAPES, sprite_radius=(0.18, 0.22), rotation_deg=(-10.0, 10.0), background_pool=16,
+                                cloud_speed=CLOUD_SPEED),
     "small": SynthConfig(name="small", size=112, num_frames=64, fps=16,
                          counts={"pretrain": 2000, "train": 800, "test": 800}, jitter_px=2),
 }

@@ -11,6 +11,7 @@ _METHODS = {
     "cvrl": ("vssl.methods.cvrl", "CVRL", "CVRLConfig"),
     "pace": ("vssl.methods.pace", "PacePrediction", "PaceConfig"),
     "prp": ("vssl.methods.prp", "PRP", "PRPConfig"),
+    "rspnet": ("vssl.methods.rspnet", "RSPNet", "RSPNetConfig"),
     "rotnet3d": ("vssl.methods.rotnet3d", "RotNet3D", "RotNet3DConfig"),
     "vcop": ("vssl.methods.vcop", "VCOP", "VCOPConfig"),
     "rho_byol": ("vssl.methods.rho_byol", "RhoBYOL", "RhoBYOLConfig"),

@@ -66,6 +66,11 @@ class RhoMoCo(Method):
 
     @torch.no_grad()
     def shuffled_keys(self, clips: torch.Tensor) -> torch.Tensor:
+        """L2-normalised key embeddings of ``clips`` (:meth:`shuffled_embeddings`)."""
+        return normalize(self.shuffled_embeddings(clips))
+
+    @torch.no_grad()
+    def shuffled_embeddings(self, clips: torch.Tensor) -> torch.Tensor:
         """Key embeddings with shuffling BN (MoCo, He et al. 2020 §3.3), so a key's batch statistics do not come
         from the batch its query was normalised with; otherwise the model can tell positives from the queue's
         negatives by batch statistics alone.
@@ -77,13 +82,13 @@ class RhoMoCo(Method):
         if is_distributed():
             shuffled, order = shuffle_across_ranks(clips, generator)
             embedded = self.key_head(self.key_backbone(shuffled))
-            return normalize(unshuffle_across_ranks(embedded, order, clips.shape[0]))
+            return unshuffle_across_ranks(embedded, order, clips.shape[0])
         order = torch.randperm(clips.shape[0], generator=generator).to(clips.device)
         groups = min(self.config.shuffle_bn_groups, clips.shape[0] // 2) or 1
         embedded = torch.cat([self.key_head(self.key_backbone(chunk)) for chunk in clips[order].chunk(groups)])
         keys = torch.empty_like(embedded)
         keys[order] = embedded
-        return normalize(keys)
+        return keys
 
     @torch.no_grad()
     def after_step(self, views: torch.Tensor) -> None:
