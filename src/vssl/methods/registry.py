@@ -19,6 +19,7 @@ _METHODS = {
     "rho_simclr": ("vssl.methods.rho_simclr", "RhoSimCLR", "RhoSimCLRConfig"),
     "rho_swav": ("vssl.methods.rho_swav", "RhoSwAV", "RhoSwAVConfig"),
     "statistics": ("vssl.methods.statistics", "Statistics", "StatisticsConfig"),
+    "tdl": ("vssl.methods.tdl", "TDL", "TDLConfig"),
     "supervised": ("vssl.methods.supervised", "Supervised", "SupervisedConfig"),  # the labelled ceiling
 }
 
