@@ -13,6 +13,7 @@ _METHODS = {
     "prp": ("vssl.methods.prp", "PRP", "PRPConfig"),
     "rspnet": ("vssl.methods.rspnet", "RSPNet", "RSPNetConfig"),
     "rotnet3d": ("vssl.methods.rotnet3d", "RotNet3D", "RotNet3DConfig"),
+    "videomae": ("vssl.methods.videomae", "VideoMAE", "VideoMAEConfig"),
     "vcop": ("vssl.methods.vcop", "VCOP", "VCOPConfig"),
     "rho_byol": ("vssl.methods.rho_byol", "RhoBYOL", "RhoBYOLConfig"),
     "rho_moco": ("vssl.methods.rho_moco", "RhoMoCo", "RhoMoCoConfig"),

@@ -232,15 +232,24 @@ class VideoViT(VideoBackbone):
         return pooled if self.head is None else self.head(pooled)
 
 
+def block_count(depth: int | tuple[int, ...]) -> int:
+    """The number of blocks, given as an int or as the one-stage tuple of ``model.depth`` (``[4]``)."""
+    if isinstance(depth, (tuple, list)) and len(depth) == 1:
+        return depth[0]
+    return depth
+
+
 @register_backbone("vit_s16")
-def vit_s16(width: float = 1.0, depth: int = 12, num_classes: int = 0, drop_path_rate: float = 0.0) -> VideoViT:
+def vit_s16(width: float = 1.0, depth: int | tuple[int] = 12, num_classes: int = 0,
+            drop_path_rate: float = 0.0) -> VideoViT:
     """ViT-S/16 video encoder: dim 384, 12 blocks, 6 heads; ``width`` scales the channels per head."""
     check_width(width)
-    return VideoViT(6 * scaled_head_dim(width), depth, 6, num_classes, drop_path_rate)
+    return VideoViT(6 * scaled_head_dim(width), block_count(depth), 6, num_classes, drop_path_rate)
 
 
 @register_backbone("vit_b16")
-def vit_b16(width: float = 1.0, depth: int = 12, num_classes: int = 0, drop_path_rate: float = 0.0) -> VideoViT:
+def vit_b16(width: float = 1.0, depth: int | tuple[int] = 12, num_classes: int = 0,
+            drop_path_rate: float = 0.0) -> VideoViT:
     """ViT-B/16 video encoder: dim 768, 12 blocks, 12 heads; ``width`` scales the channels per head."""
     check_width(width)
-    return VideoViT(12 * scaled_head_dim(width), depth, 12, num_classes, drop_path_rate)
+    return VideoViT(12 * scaled_head_dim(width), block_count(depth), 12, num_classes, drop_path_rate)
