@@ -19,9 +19,17 @@ AMP_CHOICES = ("auto", "bf16", "fp16", "off")
 DENSE_CONV3D_SHARE = 0.5  # channels_last_3d pays off when dense 3D convolutions hold most of the weights
 
 
+def available_cpus() -> int:
+    """The cores this process may run on (its affinity mask: `taskset`, container cpusets), not all of the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity call on this platform (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 def share_cpu_with_workers(num_workers: int) -> None:
     """Leave one core per data worker: more compute threads than free cores slows CPU training down."""
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) - num_workers))
+    torch.set_num_threads(max(1, available_cpus() - num_workers))
 
 
 def quiet_lightning() -> None:
