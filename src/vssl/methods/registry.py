@@ -9,6 +9,7 @@ from vssl.core.errors import ConfigError
 # name → (module, method class, config class); modules are imported lazily so listing stays cheap
 _METHODS = {
     "cvrl": ("vssl.methods.cvrl", "CVRL", "CVRLConfig"),
+    "kd": ("vssl.methods.kd", "KnowledgeDistillation", "KDConfig"),
     "pace": ("vssl.methods.pace", "PacePrediction", "PaceConfig"),
     "prp": ("vssl.methods.prp", "PRP", "PRPConfig"),
     "rspnet": ("vssl.methods.rspnet", "RSPNet", "RSPNetConfig"),
