@@ -6,7 +6,8 @@ from vssl.app.pretrain import PretrainConfig
 from vssl.app.study import load_study
 from vssl.core.config import load_config
 
-WORLD_STUDIES = ["demo", "calibration_world32", "rho_world32", "pretext_world32", "kumar_methods", "kumar_robustness"]
+WORLD_STUDIES = ["demo", "calibration_world32", "rho_world32", "pretext_world32", "kumar_methods", "kumar_robustness",
+                 "thoker_tubelets"]
 
 
 def _epochs(study, run) -> int:
@@ -26,7 +27,7 @@ def test_the_ceiling_is_not_cut_to_the_study_budget(name):
 
 
 def test_the_60_minute_studies_use_two_epochs_and_three_seeds():
-    for name in ("rho_world32", "pretext_world32", "kumar_methods", "kumar_robustness"):
+    for name in ("rho_world32", "pretext_world32", "kumar_methods", "kumar_robustness", "thoker_tubelets"):
         study = load_study(name)
         assert study.seeds == 3
         assert {_epochs(study, run) for run_name, run in study.runs.items() if run_name != "supervised"} == {2}

@@ -22,6 +22,7 @@ _METHODS = {
     "rho_swav": ("vssl.methods.rho_swav", "RhoSwAV", "RhoSwAVConfig"),
     "statistics": ("vssl.methods.statistics", "Statistics", "StatisticsConfig"),
     "tdl": ("vssl.methods.tdl", "TDL", "TDLConfig"),
+    "tubelet_contrast": ("vssl.methods.tubelet_contrast", "TubeletContrast", "TubeletContrastConfig"),
     "supervised": ("vssl.methods.supervised", "Supervised", "SupervisedConfig"),  # the labelled ceiling
 }
 
