@@ -8,6 +8,7 @@ from vssl.core.errors import ConfigError
 
 # name → (module, method class, config class); modules are imported lazily so listing stays cheap
 _METHODS = {
+    "ctp": ("vssl.methods.ctp", "CtP", "CtPConfig"),
     "cvrl": ("vssl.methods.cvrl", "CVRL", "CVRLConfig"),
     "kd": ("vssl.methods.kd", "KnowledgeDistillation", "KDConfig"),
     "pace": ("vssl.methods.pace", "PacePrediction", "PaceConfig"),
