@@ -22,6 +22,7 @@ _METHODS = {
     "rho_simclr": ("vssl.methods.rho_simclr", "RhoSimCLR", "RhoSimCLRConfig"),
     "rho_swav": ("vssl.methods.rho_swav", "RhoSwAV", "RhoSwAVConfig"),
     "statistics": ("vssl.methods.statistics", "Statistics", "StatisticsConfig"),
+    "tclr": ("vssl.methods.tclr", "TCLR", "TCLRConfig"),
     "tdl": ("vssl.methods.tdl", "TDL", "TDLConfig"),
     "tubelet_contrast": ("vssl.methods.tubelet_contrast", "TubeletContrast", "TubeletContrastConfig"),
     "supervised": ("vssl.methods.supervised", "Supervised", "SupervisedConfig"),  # the labelled ceiling
