@@ -12,6 +12,7 @@ _METHODS = {
     "cvrl": ("vssl.methods.cvrl", "CVRL", "CVRLConfig"),
     "kd": ("vssl.methods.kd", "KnowledgeDistillation", "KDConfig"),
     "pace": ("vssl.methods.pace", "PacePrediction", "PaceConfig"),
+    "pretext_contrast": ("vssl.methods.pretext_contrast", "PretextContrast", "PretextContrastConfig"),
     "prp": ("vssl.methods.prp", "PRP", "PRPConfig"),
     "rspnet": ("vssl.methods.rspnet", "RSPNet", "RSPNetConfig"),
     "rotnet3d": ("vssl.methods.rotnet3d", "RotNet3D", "RotNet3DConfig"),
