@@ -16,6 +16,7 @@ _METHODS = {
     "prp": ("vssl.methods.prp", "PRP", "PRPConfig"),
     "rspnet": ("vssl.methods.rspnet", "RSPNet", "RSPNetConfig"),
     "rotnet3d": ("vssl.methods.rotnet3d", "RotNet3D", "RotNet3DConfig"),
+    "videomoco": ("vssl.methods.videomoco", "VideoMoCo", "VideoMoCoConfig"),
     "videomae": ("vssl.methods.videomae", "VideoMAE", "VideoMAEConfig"),
     "vcop": ("vssl.methods.vcop", "VCOP", "VCOPConfig"),
     "rho_byol": ("vssl.methods.rho_byol", "RhoBYOL", "RhoBYOLConfig"),
