@@ -45,7 +45,8 @@ from vssl.evaluation.knn import KnnConfig
 from vssl.evaluation.linear import LinearConfig
 from vssl.evaluation.metrics import classification_metrics
 from vssl.evaluation.cka import CkaConfig
-from vssl.evaluation.protocols import ASLAN, CKA, FINETUNE, FROZEN, ROBUSTNESS, TRAINED, aslan, check_protocol_names
+from vssl.evaluation.protocols import (ARROW, ASLAN, CKA, FINETUNE, FROZEN, ROBUSTNESS, TRAINED, aslan,
+                                       check_protocol_names)
 from vssl.evaluation.retrieval import RetrievalConfig
 from vssl.evaluation.robustness import Corruption, RobustnessConfig, robustness_metrics
 from vssl.evaluation.subsets import load_or_draw_subset
@@ -247,14 +248,16 @@ class EvalData:
         return load_or_draw_subset(c.manifest, self.train, c.train_split, label, c.train_subset, c.subset_seed)
 
     def clips(self, samples: list[Sample], labels: list[str], training: bool = False, seed: int = 0,
-              frame_filter: Corruption | None = None) -> VideoClipDataset:
+              frame_filter: Corruption | None = None, sampler=None) -> VideoClipDataset:
+        """Test views (data.num_clips uniform clips × crops), or with ``training`` one random clip per item with
+        fine-tuning's augmentation; ``sampler`` replaces the clips' frame indices in either."""
         c = self.config
         if training:  # fine-tuning: one random clip, random crop + flip, no colour augmentation
-            sampler = RandomClipSampler(c.clip_len, c.stride)
+            sampler = sampler or RandomClipSampler(c.clip_len, c.stride)
             transform = build_train_transform(c.crop_size, c.short_side, strength=0.0, blur=False, grayscale_p=0.0,
                                               flip=self.flip, **self.normalise)
         else:
-            sampler = UniformClipSampler(c.clip_len, c.stride, c.num_clips)
+            sampler = sampler or UniformClipSampler(c.clip_len, c.stride, c.num_clips)
             transform = build_multi_crop_eval_transform(c.test_crop_size or c.crop_size, c.short_side, c.crops,
                                                         **self.normalise)
         return VideoClipDataset(samples, self.index, sampler, transform, labels, self.classes, seed=seed,
@@ -315,16 +318,18 @@ class Recorder:
 
 def frozen_features(config: EvalConfig, data: EvalData, source: EncoderSource, encoder: Callable[[], nn.Module],
                     seed: int, cache: FeatureCache, split: str, samples: list[Sample], taps: list[str],
-                    timing: EvalTiming, skipped: set[str]) -> tuple[VideoClipDataset, dict[str, torch.Tensor]]:
-    """The test views of ``samples`` and their pooled features {tap: [N, V, D]}, from the feature cache where it
-    holds them (keyed by encoder identity, views, precision, manifest and split); adds unreadable videos to
-    ``skipped``."""
-    key = {"encoder": encoder_key(config.encoder, seed, source.identity), "views": data.views_key()}
+                    timing: EvalTiming, skipped: set[str], sampler=None,
+                    sampler_key: dict | None = None) -> tuple[VideoClipDataset, dict[str, torch.Tensor]]:
+    """The test views of ``samples`` (``sampler``'s clips, described by ``sampler_key`` in the cache key, when
+    given) and their pooled features {tap: [N, V, D]}, from the feature cache where it holds them (keyed by encoder
+    identity, views, precision, manifest and split); adds unreadable videos to ``skipped``."""
+    views = data.views_key() if sampler is None else {**data.views_key(), "sampler": sampler_key}
+    key = {"encoder": encoder_key(config.encoder, seed, source.identity), "views": views}
     placement = Placement.for_eval(config.device, config.amp)
     if placement.amp is not None:  # mixed-precision features are cached apart from fp32 ones
         key["amp"] = str(placement.amp)
     key["data"] = {"manifest_sha256": file_sha256(config.data.manifest), "split": split}
-    dataset = data.clips(samples, list(config.data.labels))
+    dataset = data.clips(samples, list(config.data.labels), sampler=sampler)
     with timing.phase("features"):
         features, decode_failures = cached_tap_features(
             cache, key, encoder, dataset, taps, config.data.batch_size, config.data.num_workers, config.progress,
@@ -451,6 +456,9 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
         if CKA in protocols:
             from vssl.app.cka import run_cka  # it builds on this module
             skipped |= run_cka(config, data, seed, cache, source, recorder, timing)
+        if ARROW in protocols:
+            from vssl.app.arrow_of_time import run_arrow_of_time  # it builds on this module
+            skipped |= run_arrow_of_time(config, data, seed, cache, source, recorder, timing)
         if any(p in TRAINED for p in protocols):
             for label in config.data.labels:
                 with timing.phase("protocols"):

@@ -21,6 +21,8 @@ FINETUNE = "finetune"  # trains the encoder end to end (its own path in `vssl ev
 ROBUSTNESS = "robustness"  # fine-tunes as FINETUNE, then tests on noisy clips (vssl.evaluation.robustness)
 TRAINED = (FINETUNE, ROBUSTNESS)  # the protocols that fine-tune: one trained model serves both
 CKA = "cka"  # layer × layer CKA maps between two encoders (vssl.app.cka), not a score of one encoder
+ARROW = "arrow"  # arrow of time: forward vs reversed clips, linear probe (vssl.app.arrow_of_time)
+SPECIAL = (CKA, ARROW)  # protocols with views or encoders of their own, each run by its own module
 ASLAN = "aslan"  # svm.protocol=aslan: same/not-same pairs of the test split, stored as svm@aslan, label "same"
 
 
@@ -49,7 +51,7 @@ def register(name: str, run: Callable[..., dict[str, float]], taps: Callable | N
              stored: Callable[[str], str] | None = None, rule: Callable[[Any], str] | None = None) -> Protocol:
     """Add a frozen protocol; ``taps`` defaults to the encoder's pooled output, ``stored`` to ``name``, ``rule``
     to none."""
-    if name in FROZEN or name in TRAINED or name == CKA:
+    if name in FROZEN or name in TRAINED or name in SPECIAL:
         raise ValueError(f"protocol '{name}' is already registered")
     FROZEN[name] = Protocol(name, run, taps or (lambda config, tap_names: [ENCODER_TAP]), stored or (lambda _: name),
                             rule or (lambda section: ""))
@@ -61,8 +63,9 @@ def unregister(name: str) -> None:
 
 
 def protocol_names() -> tuple[str, ...]:
-    """Every protocol `vssl eval` runs: the frozen ones in registration order, the fine-tuned ones, then CKA."""
-    return (*FROZEN, *TRAINED, CKA)
+    """Every protocol `vssl eval` runs: the frozen ones in registration order, the fine-tuned ones, then the special
+    ones."""
+    return (*FROZEN, *TRAINED, *SPECIAL)
 
 
 def check_protocol_names(names: list[str]) -> None:
