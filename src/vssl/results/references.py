@@ -1,4 +1,4 @@
-"""Published results (``vssl/references/*.csv``) and the SEVERE summary rules: the mean over the 8 SEVERE experiments
+"""Published results (``vssl/results/reference_tables/*.csv``) and the SEVERE summary rules: the mean over the 8 SEVERE experiments
 with repetition counting as (1 − error) × 100 (Thoker 2023, Table 5.8), and a documented rank."""
 
 from __future__ import annotations
@@ -15,15 +15,19 @@ SEVERE_TASKS = ("SS-v2", "Gym-99", "UCF(10^3)", "Gym(10^3)", "FX-S1", "UB-S1", "
 LOWER_IS_BETTER = frozenset({"UCF-RC"})  # mean counting error
 
 
+def _tables():
+    return resources.files("vssl.results").joinpath("reference_tables")
+
+
 def list_references() -> list[str]:
-    return sorted(path.name[:-4] for path in resources.files("vssl.references").iterdir() if path.name.endswith(".csv"))
+    return sorted(path.name[:-4] for path in _tables().iterdir() if path.name.endswith(".csv"))
 
 
 def load_reference(name: str) -> dict[str, dict[str, float]]:
     """encoder → task → published value of reference table ``name`` (e.g. ``severe_table_4_4``)."""
     if name not in list_references():
         raise ConfigError(f"unknown reference table {name!r} (available: {', '.join(list_references())})")
-    text = resources.files("vssl.references").joinpath(f"{name}.csv").read_text()
+    text = _tables().joinpath(f"{name}.csv").read_text()
     rows = csv.DictReader(io.StringIO("\n".join(line for line in text.splitlines() if not line.startswith("#"))))
     table: dict[str, dict[str, float]] = {}
     for row in rows:
