@@ -118,6 +118,14 @@ def cmd_study(args) -> None:
     run_study(config, args.out or Path("runs") / "study" / Path(args.preset).stem, progress=not args.quiet)
 
 
+def cmd_suite(args) -> None:
+    from vssl.app.suite import run_suite
+
+    encoders = [e for e in (args.encoders or "").split(",") if e]
+    run_suite(args.suite, encoders, args.out or f"runs/suite/{args.suite}", seeds=args.seeds, jobs=args.jobs,
+              dry_run=args.dry_run, datasets=args.datasets, progress=not args.quiet)
+
+
 def cmd_results(args) -> None:
     from vssl.results.report import (AGREEMENT_HEADERS, comparison_table, count_cell, format_table,
                                      ranking_agreement, summarise, summary_csv)
@@ -303,6 +311,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default: runs/study/<preset>)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_study)
+
+    p = sub.add_parser("suite", help="a benchmark suite: encoders × tasks × seeds as jobs, resumable and parallel",
+                       epilog=f"{preset_names('suite')}\nexample: vssl suite severe_synthetic --encoders "
+                              "random,runs/vcop/encoder.pt --seeds 3 --jobs 2",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("suite", help="suite preset in configs/suite or a YAML file")
+    p.add_argument("--encoders", required=True, help="comma-separated checkpoint paths and/or 'random'")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per encoder and task (default 3)")
+    p.add_argument("--jobs", type=int, default=1, help="jobs run at the same time, each its own process (default 1)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (job hash, status, task, seed, encoder)")
+    p.add_argument("--datasets", default=None, help="datasets.yaml: dataset name → manifest, for real-data suites")
+    p.add_argument("--out", default=None, help="output folder (default: runs/suite/<suite>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_suite)
 
     p = sub.add_parser("results", help="print stored results (mean ± std over seeds)")
     p.add_argument("--store", default="runs/results.sqlite", help="results store (default: runs/results.sqlite)")

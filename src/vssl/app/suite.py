@@ -1,0 +1,178 @@
+"""`vssl suite`: a benchmark suite as a plan of jobs (encoder × task × seed), each with a stable hash, run as
+separate `vssl eval` processes: finished jobs are skipped on a rerun, a failed one is recorded with its error and
+does not stop the others, and ``--jobs N`` runs N at a time. Suites are presets in ``configs/suite``; a task names
+a synthetic benchmark (generated under ``<out>/data``) or a dataset of ``datasets.yaml`` (name → manifest)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from vssl.app.evaluate import EncoderConfig, encoder_name
+from vssl.app.study import ensure_synthetic, heading, write_tables
+from vssl.core.config import from_dict, load_preset, ranged
+from vssl.core.errors import ConfigError
+from vssl.core.io import write_text_atomic
+from vssl.evaluation.feature_cache import file_sha256
+
+DONE, FAILED, TODO = "done", "failed", "todo"
+
+
+@dataclass
+class SuiteTask:
+    eval_preset: str
+    protocols: tuple[str, ...]
+    synthetic: str = ""  # a synthetic benchmark preset, generated under <out>/data/<preset>
+    dataset: str = ""  # or a dataset name of datasets.yaml
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass
+class SuiteConfig:
+    tasks: dict[str, SuiteTask] = field(default_factory=dict)
+    minutes: float = ranged(0.0, ge=0)  # wall-clock per encoder and seed on 2 CPU cores (0 = unknown)
+
+
+@dataclass(frozen=True)
+class Job:
+    encoder: str  # "random" or a checkpoint path
+    task: str
+    seed: int
+    hash: str
+
+
+def load_suite(name: str) -> SuiteConfig:
+    data = load_preset(name, "suite")
+    tasks = data.pop("tasks", None)
+    if not isinstance(tasks, dict) or not tasks:
+        raise ConfigError(f"suite '{name}': 'tasks' must map task names to {{eval_preset, protocols, ...}}")
+    config = from_dict(SuiteConfig, data)
+    config.tasks = {task: from_dict(SuiteTask, spec, f"tasks.{task}") for task, spec in tasks.items()}
+    for task, spec in config.tasks.items():
+        if bool(spec.synthetic) == bool(spec.dataset):
+            raise ConfigError(f"suite '{name}': tasks.{task} needs exactly one of 'synthetic' and 'dataset'")
+    return config
+
+
+def encoder_identity(encoder: str) -> str:
+    """What a job's hash knows of its encoder: "random", or the checkpoint file's SHA-256 (a retrained file is a
+    new job); a missing file is a one-line error."""
+    if encoder == "random":
+        return encoder
+    if not Path(encoder).is_file():
+        raise ConfigError(f"--encoders: file not found: {encoder}")
+    return file_sha256(encoder)
+
+
+def plan(suite: str, config: SuiteConfig, encoders: list[str], seeds: int) -> list[Job]:
+    """Every (encoder, task, seed) job with its hash: SHA-256 of the suite, the encoder's identity, the task's full
+    spec and the seed, so that the same job has the same hash in every run and any change makes a new one."""
+    jobs = []
+    identities = {encoder: encoder_identity(encoder) for encoder in encoders}
+    for encoder in encoders:
+        for task, spec in config.tasks.items():
+            for seed in range(seeds):
+                key = json.dumps({"suite": suite, "encoder": identities[encoder], "task": task, "spec": asdict(spec),
+                                  "seed": seed}, sort_keys=True)
+                jobs.append(Job(encoder, task, seed, hashlib.sha256(key.encode()).hexdigest()[:12]))
+    return jobs
+
+
+def ledger_path(out: Path, job: Job) -> Path:
+    return out / "jobs" / f"{job.hash}.json"
+
+
+def status(out: Path, job: Job) -> str:
+    path = ledger_path(out, job)
+    return json.loads(path.read_text()).get("status", TODO) if path.is_file() else TODO
+
+
+def read_datasets(path: str | Path | None) -> dict[str, str]:
+    """name → manifest from ``datasets.yaml``; relative manifests are relative to that file."""
+    if path is None:
+        return {}
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--datasets: file not found: {path}")
+    entries = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(entries, dict):
+        raise ConfigError(f"{path}: expected 'name: manifest' lines")
+    return {name: str((path.parent / manifest).resolve()) for name, manifest in entries.items()}
+
+
+def manifests(config: SuiteConfig, out: Path, datasets: dict[str, str], progress: bool,
+              needed: set[str]) -> dict[str, str]:
+    """task → manifest for the ``needed`` tasks: synthetic benchmarks generated (once each) under ``out/data``."""
+    found = {}
+    for task in needed:
+        spec = config.tasks[task]
+        if spec.synthetic:
+            found[task] = str(ensure_synthetic(out / "data" / spec.synthetic, spec.synthetic, seed=0,
+                                               progress=progress))
+        elif spec.dataset in datasets:
+            found[task] = datasets[spec.dataset]
+        else:
+            raise ConfigError(f"task {task}: dataset '{spec.dataset}' is not in --datasets "
+                              f"({', '.join(datasets) or 'none given'})")
+    return found
+
+
+def command(job: Job, spec: SuiteTask, manifest: str, out: Path) -> list[str]:
+    """The `vssl eval` process of a job."""
+    name = encoder_name(EncoderConfig(checkpoint=job.encoder))
+    return [sys.executable, "-m", "vssl.app.cli", "eval", ",".join(spec.protocols), spec.eval_preset,
+            f"data.manifest={manifest}", f"data.name={job.task}", f"encoder.checkpoint={job.encoder}",
+            f"encoder.name={name}", f"seed={job.seed}", f"store={out / 'results.sqlite'}", "progress=false",
+            *spec.overrides]
+
+
+def run_job(job: Job, spec: SuiteTask, manifest: str, out: Path) -> str:
+    """Run one job in its own process and record it in the ledger: done, or failed with the last line of its
+    error output."""
+    args = command(job, spec, manifest, out)
+    start = time.monotonic()
+    done = subprocess.run(args, capture_output=True, text=True)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    record = {"status": DONE if done.returncode == 0 else FAILED, "encoder": job.encoder, "task": job.task,
+              "seed": job.seed, "seconds": round(time.monotonic() - start, 1), "command": args[2:],
+              "error": "" if done.returncode == 0 else (lines[-1] if lines else f"exit code {done.returncode}")}
+    path = ledger_path(out, job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(record, indent=1) + "\n")
+    return record["status"]
+
+
+def run_suite(suite: str, encoders: list[str], out: str | Path, seeds: int = 3, jobs: int = 1,
+              dry_run: bool = False, datasets: str | Path | None = None, progress: bool = True) -> list[Job]:
+    """Plan, print and (unless ``dry_run``) run the jobs not yet done; write the comparison tables; → the plan."""
+    config, out = load_suite(suite), Path(out)
+    if not encoders:
+        raise ConfigError("--encoders: name at least one encoder (checkpoint paths or 'random')")
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+    planned = plan(suite, config, encoders, seeds)
+    states = {job: status(out, job) for job in planned}
+    heading(f"suite {suite}: {len(planned)} job(s), {sum(s == DONE for s in states.values())} done")
+    for job in planned:
+        print(f"{job.hash}  {states[job]:6}  {job.task:24} seed {job.seed}  {job.encoder}")
+    if dry_run:
+        return planned
+    todo = [job for job in planned if states[job] != DONE]
+    paths = manifests(config, out, read_datasets(datasets), progress, {job.task for job in todo})
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(lambda job: (job, run_job(job, config.tasks[job.task], paths[job.task], out)), todo))
+    failed = [job for job, state in results if state == FAILED]
+    for job in failed:
+        error = json.loads(ledger_path(out, job).read_text())["error"]
+        print(f"failed: {job.hash} {job.task} seed {job.seed} {job.encoder}: {error}")
+    if (out / "results.sqlite").is_file():
+        write_tables(out / "results.sqlite", out, seeds=seeds)
+    return planned
