@@ -126,6 +126,12 @@ def cmd_suite(args) -> None:
               dry_run=args.dry_run, datasets=args.datasets, progress=not args.quiet)
 
 
+def cmd_report(args) -> None:
+    from vssl.results.html_report import build_report
+
+    print(f"written: {build_report(args.store, args.out, runs=args.runs)}")
+
+
 def cmd_results(args) -> None:
     from vssl.results.report import (AGREEMENT_HEADERS, comparison_table, count_cell, format_table,
                                      ranking_agreement, summarise, summary_csv)
@@ -325,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default: runs/suite/<suite>)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_suite)
+
+    p = sub.add_parser("report", help="a static HTML report of a results store (tables, charts, CSV and LaTeX)")
+    p.add_argument("--store", default="runs/results.sqlite", help="results store (default: runs/results.sqlite)")
+    p.add_argument("--out", default="report", help="output folder (default: report)")
+    p.add_argument("--runs", default=None, help="a study's pretrain/ folder: loss curves and links to run configs")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("results", help="print stored results (mean ± std over seeds)")
     p.add_argument("--store", default="runs/results.sqlite", help="results store (default: runs/results.sqlite)")
