@@ -28,7 +28,8 @@ def test_the_report_shows_means_ranks_seeds_and_exports(tmp_path):
     (logs / "config.yaml").write_text("method: {name: vcop}\n")
     out = tmp_path / "report"
     done = subprocess.run([sys.executable, "-m", "vssl.app.cli", "report", "--store", str(store), "--out", str(out),
-                           "--runs", str(tmp_path / "pretrain")], capture_output=True, text=True, timeout=120)
+                           "--runs", str(tmp_path / "pretrain"), "--reference", "severe_table_4_4",
+                           "--as", "random=None,vcop=VideoMoCo"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     page = (out / "index.html").read_text()
     assert "68.0 ± 2.8" in page  # vcop knn: mean of 70 and 66, sample std 2.83
@@ -41,3 +42,5 @@ def test_the_report_shows_means_ranks_seeds_and_exports(tmp_path):
     tex = (out / "tables.tex").read_text()
     assert "vcop & 68.0 $\\pm$ 2.8 & 91.0 $\\pm$ 1.4 \\\\" in tex and tex.startswith("\\begin{tabular}{lrr}")
     assert "world32,motion" in (out / "tables.csv").read_text()
+    assert "<td class=\"name\">random (None)</td><td>77.3</td>" in page  # the published row, first column UCF101
+    assert "vcop (VideoMoCo)" in page and "<td>0.185</td>" in page  # VideoMoCo's UCF-RC counting error

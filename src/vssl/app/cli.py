@@ -129,7 +129,9 @@ def cmd_suite(args) -> None:
 def cmd_report(args) -> None:
     from vssl.results.html_report import build_report
 
-    print(f"written: {build_report(args.store, args.out, runs=args.runs)}")
+    identities = dict(pair.split("=", 1) for pair in (args.as_ or "").split(",") if pair)
+    page = build_report(args.store, args.out, runs=args.runs, reference=args.reference, identities=identities)
+    print(f"written: {page}")
 
 
 def cmd_results(args) -> None:
@@ -336,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default="runs/results.sqlite", help="results store (default: runs/results.sqlite)")
     p.add_argument("--out", default="report", help="output folder (default: report)")
     p.add_argument("--runs", default=None, help="a study's pretrain/ folder: loss curves and links to run configs")
+    p.add_argument("--reference", default=None, help="a shipped table of published numbers, e.g. severe_table_4_4")
+    p.add_argument("--as", dest="as_", default=None,
+                   help="ours=published names, e.g. random=None,runs/moco/encoder.pt=MoCo (default: every row)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("results", help="print stored results (mean ± std over seeds)")

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from vssl.core.errors import ConfigError
 from vssl.core.io import write_text_atomic
-from vssl.results.references import mean_rank
+from vssl.results.references import load_reference, mean_rank
 from vssl.results.report import ranking_agreement, summarise, summary_csv
 from vssl.results.store import ResultStore
 from vssl.results.svg import bar_chart, heat_map, line_chart
@@ -48,9 +49,25 @@ def loss_curves(runs: Path) -> dict[str, list[tuple[float, float]]]:
     return curves
 
 
-def build_report(store: str | Path, out: str | Path, runs: str | Path | None = None,
-                 title: str = "vssl report") -> Path:
-    """Write ``out/index.html`` (and tables.csv, tables.tex, copies of the store's CKA maps); → its path."""
+def published_rows(reference: str, identities: dict[str, str]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """(columns, rows) of a shipped reference table, for the encoders named in ``identities`` (ours → published
+    name, e.g. {"random": "None"}), each row labelled "ours (published name)"; every encoder when none are named."""
+    table = load_reference(reference)
+    columns = list(dict.fromkeys(task for scores in table.values() for task in scores))  # the file's order
+    chosen = [(f"{ours} ({theirs})", theirs) for ours, theirs in identities.items()] if identities else \
+        [(name, name) for name in table]
+    unknown = [theirs for _, theirs in chosen if theirs not in table]
+    if unknown:
+        raise ConfigError(f"--as: {unknown[0]!r} is not in {reference} (rows: {', '.join(table)})")
+    return columns, [(label, [f"{table[theirs][c]:g}" if c in table[theirs] else "–" for c in columns])
+                     for label, theirs in chosen]
+
+
+def build_report(store: str | Path, out: str | Path, runs: str | Path | None = None, title: str = "vssl report",
+                 reference: str | None = None, identities: dict[str, str] | None = None) -> Path:
+    """Write ``out/index.html`` (and tables.csv, tables.tex, copies of the store's CKA maps); → its path.
+    ``reference`` (a shipped table, e.g. severe_table_4_4) adds the published numbers of the encoders that
+    ``identities`` maps to it (ours → published name)."""
     store, out = Path(store), Path(out)
     results = ResultStore(store, create=False).query()
     top1 = [r for r in summarise(results) if r.metric == "top1"]
@@ -87,10 +104,12 @@ def build_report(store: str | Path, out: str | Path, runs: str | Path | None = N
         curves = line_chart("pre-training loss", loss_curves(Path(runs)))
         configs = [(f"{p.parents[1].name} {p.parent.name}", os.path.relpath(p, out))
                    for p in sorted(Path(runs).glob("*/seed*/config.yaml"))]
+    published = published_rows(reference, identities or {}) if reference else None
     environment = Environment(loader=PackageLoader("vssl.results", "templates"), autoescape=select_autoescape())
     page = environment.get_template("report.html").render(
         title=title, store=str(store), count=len(results), tasks=tasks, encoders=encoders, cells=cells, ranks=ranks,
-        rules=sorted({f"{r.protocol}: {r.rule}" for r in top1 if r.rule}), bars=bars, agreement=agreement, cka=cka, curves=curves, configs=configs)
+        rules=sorted({f"{r.protocol}: {r.rule}" for r in top1 if r.rule}), reference=reference,
+        published=published, bars=bars, agreement=agreement, cka=cka, curves=curves, configs=configs)
     write_text_atomic(out / "index.html", page)
     write_text_atomic(out / "tables.csv", summary_csv(top1))
     write_text_atomic(out / "tables.tex", latex_table(encoders, tasks, cells))
