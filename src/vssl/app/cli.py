@@ -135,6 +135,18 @@ def cmd_report(args) -> None:
 
 
 def cmd_results(args) -> None:
+    if args.action in ("export", "import"):
+        from vssl.results.transfer import export_results, import_results
+
+        if not args.file:
+            raise VsslError(f"vssl results {args.action}: name the JSON Lines file, e.g. "
+                            f"`vssl results {args.action} results.jsonl --store {args.store}`")
+        if args.action == "export":
+            print(f"exported {export_results(args.store, args.file)} result(s) from {args.store} to {args.file}")
+        else:
+            added, present = import_results(args.file, args.store)
+            print(f"imported {added} result(s) into {args.store} ({present} already there)")
+        return
     from vssl.results.report import (AGREEMENT_HEADERS, comparison_table, count_cell, format_table,
                                      ranking_agreement, summarise, summary_csv)
     from vssl.results.store import ResultStore
@@ -343,7 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ours=published names, e.g. random=None,runs/moco/encoder.pt=MoCo (default: every row)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("results", help="print stored results (mean ± std over seeds)")
+    p = sub.add_parser("results", help="print stored results (mean ± std over seeds); export or import them")
+    p.add_argument("action", nargs="?", default="show", choices=("show", "export", "import"),
+                   help="show (default); export: write the store to FILE (JSON Lines); import: add FILE's results "
+                        "that the store lacks")
+    p.add_argument("file", nargs="?", default=None, help="the JSON Lines file of export / import")
     p.add_argument("--store", default="runs/results.sqlite", help="results store (default: runs/results.sqlite)")
     p.add_argument("--encoder", help="only this encoder (e.g. random, or a run's name; "
                    "name#<hash prefix> for one checkpoint of a name, as the tables show it)")
