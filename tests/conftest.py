@@ -27,3 +27,22 @@ def micro_eval_config(manifest, tmp, *extra) -> EvalConfig:
         "data.num_clips=2", "data.crop_size=24", "data.short_side=24", "data.num_workers=0", "data.batch_size=16",
         f"store={tmp / 'results.sqlite'}", "progress=false", "linear.epochs=3", "encoder.width=0.125",
         "encoder.depth=[1,1,1,1]", *extra])
+
+
+MICRO_PRETRAIN = ["train.batch_size=4", "train.progress=false", "model.width=0.125", "model.depth=[1,1,1,1]",
+                  "data.clip_len=4", "data.stride=2", "data.crop_size=24", "data.short_side=[26,30]",
+                  "data.num_workers=0", "train.epochs=1"]
+
+
+def one_epoch_losses(manifest, out, preset: str, *extra: str) -> list[float]:
+    """Pre-train ``preset`` for one epoch on the micro benchmark through `run_pretrain` (a small tiny R3D; ``extra``
+    overrides win); → the logged per-step losses, after checking the run wrote its encoder."""
+    import csv
+
+    from vssl.app.pretrain import PretrainConfig, run_pretrain
+
+    run = run_pretrain(load_config(PretrainConfig, preset, "pretrain",
+                                   [f"data.manifest={manifest}", f"train.out_dir={out}", *MICRO_PRETRAIN, *extra]))
+    assert (run / "encoder.pt").is_file()
+    with open(next(run.glob("logs/version_*/metrics.csv"))) as file:
+        return [float(row["train/loss_step"]) for row in csv.DictReader(file) if row.get("train/loss_step")]

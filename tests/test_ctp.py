@@ -1,18 +1,16 @@
 """CtP (Wang, Jiao & Liu 2021): the regressed targets are the pasted patch's centres, interpolation by hand, and one
 epoch through `vssl pretrain`."""
 
-import csv
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from vssl.app.pretrain import PretrainConfig, run_pretrain
-from vssl.core.config import load_config
 from vssl.core.errors import ConfigError
 from vssl.methods.ctp import CtP, CtPConfig, at_points, tracked_clip
 from vssl.models.registry import build_backbone
+from conftest import one_epoch_losses
 
 
 def test_centres_at_evenly_spaced_instants_by_hand():
@@ -49,11 +47,5 @@ def test_settings_and_backbone_are_checked():
 
 
 def test_one_epoch_through_vssl_pretrain(micro_manifest, tmp_path):
-    overrides = [f"data.manifest={micro_manifest}", "train.batch_size=4", "train.progress=false",
-                 "model.width=0.125", "model.depth=[1,1,1,1]", "data.clip_len=4", "data.stride=2",
-                 "data.crop_size=24", "data.short_side=[26,30]", "data.num_workers=0", "method.hidden=32",
-                 "train.epochs=1", f"train.out_dir={tmp_path}"]
-    run = run_pretrain(load_config(PretrainConfig, "ctp_world32", "pretrain", overrides))
-    with open(next(run.glob("logs/version_*/metrics.csv"))) as file:
-        losses = [float(row["train/loss_step"]) for row in csv.DictReader(file) if row.get("train/loss_step")]
+    losses = one_epoch_losses(micro_manifest, tmp_path, "ctp_world32", "method.hidden=32")
     assert losses and all(math.isfinite(loss) for loss in losses)

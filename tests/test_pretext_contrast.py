@@ -1,16 +1,14 @@
 """Pretext-Contrast (Tao, Wang & Yamasaki 2022): VCOP's order loss plus the contrast of a tuple's clips, by hand, and
 one epoch through `vssl pretrain`."""
 
-import csv
 import math
 
 import pytest
 import torch
 
-from vssl.app.pretrain import PretrainConfig, run_pretrain
-from vssl.core.config import load_config
 from vssl.methods.pretext_contrast import PretextContrast, PretextContrastConfig
 from vssl.models.registry import build_backbone
+from conftest import one_epoch_losses
 
 
 def test_the_loss_is_the_order_loss_plus_lambda_times_the_contrast(monkeypatch):
@@ -42,11 +40,6 @@ def test_the_loss_is_the_order_loss_plus_lambda_times_the_contrast(monkeypatch):
 
 
 def test_one_epoch_through_vssl_pretrain(micro_manifest, tmp_path):
-    overrides = [f"data.manifest={micro_manifest}", "train.batch_size=4", "train.progress=false",
-                 "model.width=0.125", "model.depth=[1,1,1,1]", "data.clip_len=4", "data.crop_size=24",
-                 "data.short_side=[26,30]", "data.num_workers=0", "method.proj_hidden=32", "method.gap=1",
-                 "train.epochs=1", f"train.out_dir={tmp_path}"]
-    run = run_pretrain(load_config(PretrainConfig, "pretext_contrast_world32", "pretrain", overrides))
-    with open(next(run.glob("logs/version_*/metrics.csv"))) as file:
-        losses = [float(row["train/loss_step"]) for row in csv.DictReader(file) if row.get("train/loss_step")]
+    losses = one_epoch_losses(micro_manifest, tmp_path,
+                              "pretext_contrast_world32", "method.proj_hidden=32", "method.gap=1")
     assert losses and all(math.isfinite(loss) for loss in losses)

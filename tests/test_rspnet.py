@@ -1,16 +1,14 @@
 """RSPNet (Chen et al. 2021): exact frames at each speed, the loss by hand, the authors' settings, and one epoch
 through `vssl pretrain`."""
 
-import csv
 import math
 
 import pytest
 import torch
 
-from vssl.app.pretrain import PretrainConfig, run_pretrain
-from vssl.core.config import load_config
 from vssl.methods.registry import get_method
 from vssl.methods.rspnet import RSPNet, RSPNetConfig, at_speeds, rspnet_loss
+from conftest import one_epoch_losses
 
 
 def test_each_video_plays_at_its_speed_and_the_other_clip_at_the_other():
@@ -44,12 +42,6 @@ def test_the_defaults_are_the_released_recipe():
 
 
 def test_one_epoch_through_vssl_pretrain(micro_manifest, tmp_path):
-    overrides = [f"data.manifest={micro_manifest}", "train.batch_size=4", "train.progress=false",
-                 "model.width=0.125", "model.depth=[1,1,1,1]", "data.clip_len=4", "data.stride=2",
-                 "data.crop_size=24", "data.short_side=[26,30]", "data.num_workers=0", "method.queue_size=8",
-                 "train.epochs=1", f"train.out_dir={tmp_path}"]
-    run = run_pretrain(load_config(PretrainConfig, "rspnet_world32", "pretrain", overrides))
-    with open(next(run.glob("logs/version_*/metrics.csv"))) as file:
-        losses = [float(row["train/loss_step"]) for row in csv.DictReader(file) if row.get("train/loss_step")]
+    losses = one_epoch_losses(micro_manifest, tmp_path, "rspnet_world32", "method.queue_size=8")
     assert losses and all(math.isfinite(loss) for loss in losses)
-    assert get_method("rspnet")[0] is RSPNet and (run / "encoder.pt").is_file()
+    assert get_method("rspnet")[0] is RSPNet

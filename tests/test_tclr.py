@@ -1,18 +1,16 @@
 """TCLR (Dave et al. 2022): the local and global clips' exact frames, the global-local loss by hand, and one epoch
 through `vssl pretrain`."""
 
-import csv
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from vssl.app.pretrain import PretrainConfig, run_pretrain
-from vssl.core.config import load_config
 from vssl.core.errors import ConfigError
 from vssl.methods.tclr import TCLR, LocalGlobalSampler, TCLRConfig, global_local_loss
 from vssl.models.registry import build_backbone
+from conftest import one_epoch_losses
 
 
 def test_local_clips_tile_the_span_the_global_clip_covers():
@@ -40,11 +38,6 @@ def test_the_global_tap_must_exist():
 
 
 def test_one_epoch_through_vssl_pretrain(micro_manifest, tmp_path):
-    overrides = [f"data.manifest={micro_manifest}", "train.batch_size=4", "train.progress=false",
-                 "model.width=0.125", "model.depth=[1,1,1,1]", "data.clip_len=4", "data.stride=1",
-                 "data.crop_size=24", "data.short_side=[26,30]", "data.num_workers=0", "method.windows=3",
-                 "method.proj_hidden=32", "train.epochs=1", f"train.out_dir={tmp_path}"]
-    run = run_pretrain(load_config(PretrainConfig, "tclr_world32", "pretrain", overrides))
-    with open(next(run.glob("logs/version_*/metrics.csv"))) as file:
-        losses = [float(row["train/loss_step"]) for row in csv.DictReader(file) if row.get("train/loss_step")]
+    losses = one_epoch_losses(micro_manifest, tmp_path,
+                              "tclr_world32", "data.stride=1", "method.windows=3", "method.proj_hidden=32")
     assert losses and all(math.isfinite(loss) for loss in losses)

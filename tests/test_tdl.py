@@ -1,16 +1,14 @@
 """TDL (Wang, Jiao & Liu 2020): one clip per window, the within-video InfoNCE by hand, and one epoch through
 `vssl pretrain`."""
 
-import csv
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from vssl.app.pretrain import PretrainConfig, run_pretrain
-from vssl.core.config import load_config
 from vssl.methods.tdl import WindowSampler, tdl_loss
+from conftest import one_epoch_losses
 
 
 def test_one_clip_starts_in_each_window():
@@ -46,11 +44,5 @@ def test_cross_video_negatives_add_the_other_videos_clips_by_hand():
 
 
 def test_one_epoch_through_vssl_pretrain(micro_manifest, tmp_path):
-    overrides = [f"data.manifest={micro_manifest}", "train.batch_size=4", "train.progress=false",
-                 "model.width=0.125", "model.depth=[1,1,1,1]", "data.clip_len=4", "data.stride=2",
-                 "data.crop_size=24", "data.short_side=[26,30]", "data.num_workers=0", "method.proj_hidden=32",
-                 "method.windows=3", "train.epochs=1", f"train.out_dir={tmp_path}"]
-    run = run_pretrain(load_config(PretrainConfig, "tdl_world32", "pretrain", overrides))
-    with open(next(run.glob("logs/version_*/metrics.csv"))) as file:
-        losses = [float(row["train/loss_step"]) for row in csv.DictReader(file) if row.get("train/loss_step")]
+    losses = one_epoch_losses(micro_manifest, tmp_path, "tdl_world32", "method.proj_hidden=32", "method.windows=3")
     assert losses and all(math.isfinite(loss) for loss in losses)

@@ -1,20 +1,18 @@
 """Tubelets (Thoker 2023, Ch. 5): trajectories in bounds and within Δ, exact interpolation at keyframes, identical
 pasting onto both clips, a hand-made 4×4 paste, the transformations over time, and one epoch of the method."""
 
-import csv
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from vssl.app.pretrain import PretrainConfig, run_pretrain
-from vssl.core.config import load_config
 from vssl.core.errors import ConfigError
 from vssl.methods.tubelet_contrast import TubeletContrastConfig, tubelet_pair
 from vssl.methods.tubelets import (Tubelet, affine_matrices, draw_tubelet, gaussian_smooth, interpolate,
                                    keyframe_times, linear_trajectory, nonlinear_trajectory, paste, paste_tubelet,
                                    shape_mask)
+from conftest import one_epoch_losses
 
 
 def test_keyframes_are_first_last_and_distinct_random_frames():
@@ -103,11 +101,6 @@ def test_shapes_and_settings():
 
 
 def test_one_epoch_through_vssl_pretrain(micro_manifest, tmp_path):
-    overrides = [f"data.manifest={micro_manifest}", "train.batch_size=4", "train.progress=false",
-                 "model.width=0.125", "model.depth=[1,1,1,1]", "data.clip_len=4", "data.stride=2",
-                 "data.crop_size=24", "data.short_side=[26,30]", "data.num_workers=0", "method.queue_size=8",
-                 "method.proj_hidden=32", "train.epochs=1", f"train.out_dir={tmp_path}"]
-    run = run_pretrain(load_config(PretrainConfig, "tubelet_world32", "pretrain", overrides))
-    with open(next(run.glob("logs/version_*/metrics.csv"))) as file:
-        losses = [float(row["train/loss_step"]) for row in csv.DictReader(file) if row.get("train/loss_step")]
+    losses = one_epoch_losses(micro_manifest, tmp_path,
+                              "tubelet_world32", "method.queue_size=8", "method.proj_hidden=32")
     assert losses and all(math.isfinite(loss) for loss in losses)

@@ -1,18 +1,16 @@
 """VideoMAE (Tong et al. 2022): tube masks, per-patch normalised pixel targets by hand, an encoder blind to what it
 masks, and one epoch through `vssl pretrain`."""
 
-import csv
 import math
 
 import pytest
 import torch
 
-from vssl.app.pretrain import PretrainConfig, run_pretrain
-from vssl.core.config import load_config
 from vssl.core.errors import ConfigError
 from vssl.data.transforms import KINETICS_MEAN, KINETICS_STD
 from vssl.methods.videomae import Decoder, VideoMAE, VideoMAEConfig, patch_targets, tube_mask
 from vssl.models.registry import build_backbone
+from conftest import one_epoch_losses
 
 
 def test_a_tube_mask_hides_the_same_positions_in_every_slice():
@@ -83,11 +81,6 @@ def test_settings_and_their_errors():
 
 
 def test_one_epoch_through_vssl_pretrain(micro_manifest, tmp_path):
-    overrides = [f"data.manifest={micro_manifest}", "train.batch_size=4", "train.progress=false",
-                 "model.width=0.125", "model.depth=[1]", "data.clip_len=4", "data.stride=2", "data.crop_size=32",
-                 "data.short_side=[32,36]", "data.num_workers=0", "method.decoder_dim=16", "method.decoder_heads=2",
-                 "train.epochs=1", f"train.out_dir={tmp_path}"]
-    run = run_pretrain(load_config(PretrainConfig, "videomae_tiny", "pretrain", overrides))
-    with open(next(run.glob("logs/version_*/metrics.csv"))) as file:
-        losses = [float(row["train/loss_step"]) for row in csv.DictReader(file) if row.get("train/loss_step")]
+    losses = one_epoch_losses(micro_manifest, tmp_path, "videomae_tiny", "model.depth=[1]", "data.crop_size=32",
+                              "data.short_side=[32,36]", "method.decoder_dim=16", "method.decoder_heads=2")
     assert losses and all(math.isfinite(loss) for loss in losses)

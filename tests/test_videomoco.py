@@ -1,15 +1,13 @@
 """VideoMoCo (Pan et al. 2021): the decayed InfoNCE and the key ages by hand, the adversarial frame dropper, and one
 epoch through `vssl pretrain`."""
 
-import csv
 import math
 
 import pytest
 import torch
 
-from vssl.app.pretrain import PretrainConfig, run_pretrain
-from vssl.core.config import load_config
 from vssl.methods.videomoco import FrameDropper, decayed_info_nce, key_ages
+from conftest import one_epoch_losses
 
 
 def test_key_ages_by_hand():
@@ -47,11 +45,6 @@ def test_the_dropper_zeroes_a_quarter_of_the_frames_and_learns_against_the_encod
 
 
 def test_one_epoch_through_vssl_pretrain(micro_manifest, tmp_path):
-    overrides = [f"data.manifest={micro_manifest}", "train.batch_size=4", "train.progress=false",
-                 "model.width=0.125", "model.depth=[1,1,1,1]", "data.clip_len=4", "data.stride=2",
-                 "data.crop_size=24", "data.short_side=[26,30]", "data.num_workers=0", "method.queue_size=8",
-                 "method.proj_hidden=32", "train.epochs=1", f"train.out_dir={tmp_path}"]
-    run = run_pretrain(load_config(PretrainConfig, "videomoco_world32", "pretrain", overrides))
-    with open(next(run.glob("logs/version_*/metrics.csv"))) as file:
-        losses = [float(row["train/loss_step"]) for row in csv.DictReader(file) if row.get("train/loss_step")]
+    losses = one_epoch_losses(micro_manifest, tmp_path,
+                              "videomoco_world32", "method.queue_size=8", "method.proj_hidden=32")
     assert losses and all(math.isfinite(loss) for loss in losses)
