@@ -1,18 +1,16 @@
 """CVRL (Qian et al. 2021): the decreasing gap distribution by hand, the InfoNCE of two clips by hand, and one epoch
 through `vssl pretrain`."""
 
-import csv
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from vssl.app.pretrain import PretrainConfig, run_pretrain
-from vssl.core.config import load_config
 from vssl.core.errors import ConfigError
 from vssl.methods.cvrl import CVRL, CVRLConfig, DecreasingGapSampler
 from vssl.methods.registry import get_method
+from conftest import one_epoch_losses
 from vssl.methods.rho_simclr import simclr_loss
 
 
@@ -51,16 +49,8 @@ def test_the_defaults_are_the_papers():
 
 
 def test_one_epoch_through_vssl_pretrain_and_fps_jitter_refused(micro_manifest, tmp_path):
-    small = [f"data.manifest={micro_manifest}", "train.batch_size=4", "train.progress=false", "model.width=0.125",
-             "model.depth=[1,1,1,1]", "data.clip_len=4", "data.stride=2", "data.crop_size=24",
-             "data.short_side=[26,30]", "data.num_workers=0", "method.proj_hidden=32", "train.epochs=1"]
-    run = run_pretrain(load_config(PretrainConfig, "cvrl_world32", "pretrain", [*small,
-                                                                                  f"train.out_dir={tmp_path / 'a'}"]))
-    assert (run / "encoder.pt").is_file()
-    with open(next(run.glob("logs/version_*/metrics.csv"))) as file:
-        losses = [float(row["train/loss_step"]) for row in csv.DictReader(file) if row.get("train/loss_step")]
+    losses = one_epoch_losses(micro_manifest, tmp_path / "a", "cvrl_world32", "method.proj_hidden=32")
     assert losses and all(math.isfinite(loss) for loss in losses)
     assert get_method("cvrl")[0] is CVRL
     with pytest.raises(ConfigError, match="fps_jitter"):
-        run_pretrain(load_config(PretrainConfig, "cvrl_world32", "pretrain",
-                                 [*small, "data.fps_jitter=0.5", f"train.out_dir={tmp_path / 'b'}"]))
+        one_epoch_losses(micro_manifest, tmp_path / "b", "cvrl_world32", "data.fps_jitter=0.5")
