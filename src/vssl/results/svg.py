@@ -10,20 +10,21 @@ PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#d
 
 def bar_chart(title: str, bars: list[tuple[str, float, float, list[float]]], maximum: float = 100.0) -> str:
     """Horizontal bars (label, mean, std, per-seed values) on 0 … ``maximum``, the std as a whisker, seeds as dots."""
-    height = 30 + BAR_HEIGHT * len(bars)
+    height = 34 + BAR_HEIGHT * len(bars)
     scale = (WIDTH - LEFT - 20) / maximum
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" role="img">',
-             f'<title>{escape(title)}</title>']
+             f'<title>{escape(title)}</title>',
+             f'<text x="4" y="14" font-size="12" font-weight="bold">{escape(title)}</text>']
     for i, (label, mean, std, seeds) in enumerate(bars):
-        y = 20 + i * BAR_HEIGHT
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 14}" text-anchor="end" font-size="12">{escape(label)}</text>')
+        y = 24 + i * BAR_HEIGHT
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 14}" text-anchor="end" font-size="12">{escape(label)} '
+                     f'{mean:.1f}</text>')
         parts.append(f'<rect x="{LEFT}" y="{y + 3}" width="{max(mean, 0) * scale:.1f}" height="{BAR_HEIGHT - 6}" '
                      f'fill="{PALETTE[i % len(PALETTE)]}" opacity="0.8"/>')
         low, high = max(mean - std, 0) * scale + LEFT, min(mean + std, maximum) * scale + LEFT
         parts.append(f'<line x1="{low:.1f}" x2="{high:.1f}" y1="{y + 11}" y2="{y + 11}" stroke="black"/>')
         for value in seeds:
             parts.append(f'<circle cx="{LEFT + value * scale:.1f}" cy="{y + 11}" r="2.5" fill="black"/>')
-        parts.append(f'<text x="{LEFT + max(mean, 0) * scale + 4:.1f}" y="{y + 15}" font-size="11">{mean:.1f}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
