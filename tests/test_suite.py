@@ -2,9 +2,12 @@
 without stopping the others, and finished jobs skipped on a rerun."""
 
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
 import yaml
 
@@ -55,3 +58,44 @@ def test_a_suite_runs_in_parallel_records_failures_and_skips_finished_jobs(micro
         assert (p.stat().st_mtime_ns == times[p.stem]) == (record["status"] == "done")  # only failures rerun
     with sqlite3.connect(out / "results.sqlite") as db:
         assert db.execute("select count(*) from results where metric = 'top1'").fetchone()[0] == 2
+
+
+def micro_suite(tmp_path, micro_manifest, tasks: dict) -> list[str]:
+    """Write the micro eval preset, datasets.yaml and a suite of ``tasks`` (name → protocol); → suite arguments."""
+    (tmp_path / "micro_eval.yaml").write_text(yaml.safe_dump(MICRO_EVAL))
+    (tmp_path / "datasets.yaml").write_text(f"micro: {micro_manifest}\n")
+    suite = {"tasks": {name: {"dataset": "micro", "eval_preset": str(tmp_path / "micro_eval.yaml"),
+                              "protocols": [protocol]} for name, protocol in tasks.items()}}
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    return [str(tmp_path / "suite.yaml"), "--encoders", "random", "--datasets", str(tmp_path / "datasets.yaml"),
+            "--out", str(tmp_path / "out"), "--quiet"]
+
+
+def test_a_six_job_plan_runs_through_submitits_local_executor(micro_manifest, tmp_path):
+    args = micro_suite(tmp_path, micro_manifest, {"knn": "knn", "knn_again": "knn", "linear": "linear"})
+    done = vssl_suite(*args, "--seeds", "2", "--executor", "local")
+    assert done.returncode == 0, done.stderr[-2000:]
+    ledger = [json.loads(p.read_text()) for p in (tmp_path / "out" / "jobs").glob("*.json")]
+    assert len(ledger) == 6 and {job["status"] for job in ledger} == {"done"}
+    assert (tmp_path / "out" / "submitit").is_dir()
+
+
+def test_a_suite_killed_mid_plan_resumes_where_it_stopped(micro_manifest, tmp_path):
+    """SIGKILL the whole suite (and the `vssl eval` it runs) once its first job is recorded; the rerun does only
+    the jobs left and ends with every job done."""
+    args = micro_suite(tmp_path, micro_manifest, {"a": "knn", "b": "knn", "c": "linear"})
+    jobs = tmp_path / "out" / "jobs"
+    process = subprocess.Popen([sys.executable, "-m", "vssl.app.cli", "suite", *args, "--seeds", "1"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (jobs.is_dir() and any(jobs.glob("*.json"))) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    first = {p.stem: p.stat().st_mtime_ns for p in jobs.glob("*.json")}
+    assert 1 <= len(first) < 3  # killed with work left
+    again = vssl_suite(*args, "--seeds", "1")
+    assert again.returncode == 0, again.stderr[-2000:]
+    ledger = {p.stem: json.loads(p.read_text()) for p in jobs.glob("*.json")}
+    assert len(ledger) == 3 and {job["status"] for job in ledger.values()} == {"done"}
+    assert all(jobs.joinpath(f"{stem}.json").stat().st_mtime_ns == mtime for stem, mtime in first.items())

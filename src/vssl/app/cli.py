@@ -123,7 +123,8 @@ def cmd_suite(args) -> None:
 
     encoders = [e for e in (args.encoders or "").split(",") if e]
     run_suite(args.suite, encoders, args.out or f"runs/suite/{args.suite}", seeds=args.seeds, jobs=args.jobs,
-              dry_run=args.dry_run, datasets=args.datasets, progress=not args.quiet)
+              dry_run=args.dry_run, datasets=args.datasets, progress=not args.quiet, executor=args.executor,
+              resources=args.resources)
 
 
 def cmd_report(args) -> None:
@@ -342,6 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="jobs run at the same time, each its own process (default 1)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (job hash, status, task, seed, encoder)")
     p.add_argument("--datasets", default=None, help="datasets.yaml: dataset name → manifest, for real-data suites")
+    p.add_argument("--executor", default="process", choices=("process", "local", "slurm"),
+                   help="process (default): --jobs processes here; local / slurm: submitit (one job array)")
+    p.add_argument("--resources", default=None,
+                   help="YAML of submitit parameters, e.g. slurm_partition, gpus_per_node, timeout_min")
     p.add_argument("--out", default=None, help="output folder (default: runs/suite/<suite>)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_suite)

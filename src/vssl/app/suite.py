@@ -24,6 +24,7 @@ from vssl.core.io import write_text_atomic
 from vssl.evaluation.feature_cache import file_sha256
 
 DONE, FAILED, TODO = "done", "failed", "todo"
+EXECUTORS = ("process", "local", "slurm")  # process: a pool of `vssl eval` processes here; local/slurm: submitit
 
 
 @dataclass
@@ -150,14 +151,73 @@ def run_job(job: Job, spec: SuiteTask, manifest: str, out: Path) -> str:
     return record["status"]
 
 
+class SubmittedJob:
+    """A job for submitit: calls :func:`run_job`; when the cluster preempts it, submitit asks ``checkpoint`` and
+    requeues the same job, which runs its `vssl eval` again (an evaluation writes its results at the end, in one
+    transaction, so a requeued job never leaves half a result)."""
+
+    def __init__(self, job: Job, spec: SuiteTask, manifest: str, out: Path):
+        self.job, self.spec, self.manifest, self.out = job, spec, manifest, out
+
+    def __call__(self) -> str:
+        return run_job(self.job, self.spec, self.manifest, self.out)
+
+    def checkpoint(self, *args, **kwargs):
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self)
+
+
+def submitit_executor(kind: str, out: Path, resources: str | Path | None):
+    """submitit's LocalExecutor, or its Slurm executor with the parameters of ``resources`` (YAML: e.g.
+    slurm_partition, gpus_per_node, cpus_per_task, timeout_min), logs under ``out/submitit``."""
+    import submitit
+
+    folder = out / "submitit"
+    executor = submitit.LocalExecutor(folder=folder) if kind == "local" else \
+        submitit.AutoExecutor(folder=folder, cluster="slurm")
+    parameters = {"timeout_min": 60}
+    if resources is not None:
+        loaded = yaml.safe_load(Path(resources).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{resources}: expected 'parameter: value' lines (e.g. slurm_partition: gpu)")
+        parameters.update(loaded)
+    executor.update_parameters(**parameters)
+    return executor
+
+
+def run_with_submitit(kind: str, todo: list[Job], config: SuiteConfig, paths: dict[str, str], out: Path,
+                      resources: str | Path | None) -> list[tuple[Job, str]]:
+    """Submit the jobs as one array and wait; a job that dies without a ledger entry counts as failed."""
+    executor = submitit_executor(kind, out, resources)
+    with executor.batch():
+        futures = [executor.submit(SubmittedJob(job, config.tasks[job.task], paths[job.task], out)) for job in todo]
+    results = []
+    for job, future in zip(todo, futures):
+        try:
+            results.append((job, future.result()))
+        except Exception as e:  # noqa: BLE001 - any failure of one job is recorded, the others go on
+            record = {"status": FAILED, "encoder": job.encoder, "task": job.task, "seed": job.seed,
+                      "error": str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}
+            ledger_path(out, job).parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(ledger_path(out, job), json.dumps(record, indent=1) + "\n")
+            results.append((job, FAILED))
+    return results
+
+
 def run_suite(suite: str, encoders: list[str], out: str | Path, seeds: int = 3, jobs: int = 1,
-              dry_run: bool = False, datasets: str | Path | None = None, progress: bool = True) -> list[Job]:
-    """Plan, print and (unless ``dry_run``) run the jobs not yet done; write the comparison tables; → the plan."""
+              dry_run: bool = False, datasets: str | Path | None = None, progress: bool = True,
+              executor: str = "process", resources: str | Path | None = None) -> list[Job]:
+    """Plan, print and (unless ``dry_run``) run the jobs not yet done, with ``jobs`` processes here or through
+    submitit (``executor`` local or slurm, ``resources`` a YAML of its parameters); write the comparison tables;
+    → the plan."""
     config, out = load_suite(suite), Path(out)
     if not encoders:
         raise ConfigError("--encoders: name at least one encoder (checkpoint paths or 'random')")
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+    if executor not in EXECUTORS:
+        raise ConfigError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
     planned = plan(suite, config, encoders, seeds)
     states = {job: status(out, job) for job in planned}
     heading(f"suite {suite}: {len(planned)} job(s), {sum(s == DONE for s in states.values())} done")
@@ -167,8 +227,12 @@ def run_suite(suite: str, encoders: list[str], out: str | Path, seeds: int = 3, 
         return planned
     todo = [job for job in planned if states[job] != DONE]
     paths = manifests(config, out, read_datasets(datasets), progress, {job.task for job in todo})
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(lambda job: (job, run_job(job, config.tasks[job.task], paths[job.task], out)), todo))
+    if executor == "process":
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(lambda job: (job, run_job(job, config.tasks[job.task], paths[job.task], out)),
+                                    todo))
+    else:
+        results = run_with_submitit(executor, todo, config, paths, out, resources)
     failed = [job for job, state in results if state == FAILED]
     for job in failed:
         error = json.loads(ledger_path(out, job).read_text())["error"]
