@@ -7,7 +7,6 @@ import csv
 import functools
 import io
 from dataclasses import replace
-from pathlib import Path
 
 from vssl.app.eval_timing import EvalTiming
 from vssl.app.evaluate import EncoderSource, EvalConfig, EvalData, FeatureCache, Recorder, encoder_name, frozen_features
@@ -15,6 +14,7 @@ from vssl.core.io import atomic_path
 from vssl.evaluation.cka import cka_map, write_heatmap_png
 from vssl.evaluation.features import readable_rows
 from vssl.evaluation.protocols import CKA
+from vssl.results.store import local_folder
 
 
 def run_cka(config: EvalConfig, data: EvalData, seed: int, cache: FeatureCache, source: EncoderSource,
@@ -47,7 +47,7 @@ def run_cka(config: EvalConfig, data: EvalData, seed: int, cache: FeatureCache, 
     other_name = encoder_name(other_config.encoder)
     metrics = {f"{row}|{column}": float(matrix[i, j]) for i, row in enumerate(a) for j, column in enumerate(b)}
     recorder.record(CKA, other_name, seed, metrics, int(rows.sum()), "unbiased HSIC" if config.cka.unbiased else "")
-    stem = Path(config.store).parent / "cka" / f"{recorder.encoder}_vs_{other_name}_seed{seed}_{recorder.run_id}"
+    stem = local_folder(config.store) / "cka" / f"{recorder.encoder}_vs_{other_name}_seed{seed}_{recorder.run_id}"
     write_heatmap_png(matrix, stem.with_suffix(".png"))
     table = io.StringIO()
     writer = csv.writer(table)

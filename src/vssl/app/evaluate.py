@@ -53,7 +53,7 @@ from vssl.evaluation.subsets import load_or_draw_subset
 from vssl.evaluation.svm import SvmConfig
 from vssl.models.checkpoints import key_report_line, load_any_encoder
 from vssl.models.spec import EncoderSpec
-from vssl.results.store import Result, ResultStore
+from vssl.results.store import Result, ResultStore, local_folder
 
 NO_FEATURE_CACHE = "none"
 
@@ -286,7 +286,7 @@ def encoder_key(config: EncoderConfig, seed: int, encoder_id: dict | None) -> di
 def feature_cache_for(config: EvalConfig) -> FeatureCache:
     if config.feature_cache == NO_FEATURE_CACHE:
         return FeatureCache(None)
-    return FeatureCache(config.feature_cache or Path(config.store).parent / "feature_cache")
+    return FeatureCache(config.feature_cache or local_folder(config.store) / "feature_cache")
 
 
 class Recorder:

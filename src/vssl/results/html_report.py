@@ -16,7 +16,7 @@ from vssl.core.errors import ConfigError
 from vssl.core.io import write_text_atomic
 from vssl.results.references import load_reference, mean_rank
 from vssl.results.report import ranking_agreement, summarise, summary_csv
-from vssl.results.store import ResultStore
+from vssl.results.store import ResultStore, is_database_url, local_folder
 from vssl.results.svg import bar_chart, heat_map, line_chart
 
 
@@ -68,8 +68,10 @@ def build_report(store: str | Path, out: str | Path, runs: str | Path | None = N
     """Write ``out/index.html`` (and tables.csv, tables.tex, copies of the store's CKA maps); → its path.
     ``reference`` (a shipped table, e.g. severe_table_4_4) adds the published numbers of the encoders that
     ``identities`` maps to it (ours → published name)."""
-    store, out = Path(store), Path(out)
-    results = ResultStore(store, create=False).query()
+    store = store if is_database_url(store) else Path(store)
+    out = Path(out)
+    source = ResultStore(store, create=False)
+    results = source.query()
     top1 = [r for r in summarise(results) if r.metric == "top1"]
     out.mkdir(parents=True, exist_ok=True)
     tasks = sorted({task_name(r) for r in top1})
@@ -95,7 +97,7 @@ def build_report(store: str | Path, out: str | Path, runs: str | Path | None = N
         values.update({(name, name): 1.0 for name in names})
         agreement.append(heat_map(f"{dataset}/{label}", names, values))
     cka = []
-    for image in sorted((store.parent / "cka").glob("*.png")):
+    for image in sorted((local_folder(store) / "cka").glob("*.png")):
         (out / "cka").mkdir(exist_ok=True)
         shutil.copyfile(image, out / "cka" / image.name)
         cka.append(f"cka/{image.name}")
@@ -107,7 +109,7 @@ def build_report(store: str | Path, out: str | Path, runs: str | Path | None = N
     published = published_rows(reference, identities or {}) if reference else None
     environment = Environment(loader=PackageLoader("vssl.results", "templates"), autoescape=select_autoescape())
     page = environment.get_template("report.html").render(
-        title=title, store=str(store), count=len(results), tasks=tasks, encoders=encoders, cells=cells, ranks=ranks,
+        title=title, store=source.display() if hasattr(source, "display") else str(store), count=len(results), tasks=tasks, encoders=encoders, cells=cells, ranks=ranks,
         rules=sorted({f"{r.protocol}: {r.rule}" for r in top1 if r.rule}), reference=reference,
         published=published, bars=bars, agreement=agreement, cka=cka, curves=curves, configs=configs)
     write_text_atomic(out / "index.html", page)

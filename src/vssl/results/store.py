@@ -48,6 +48,17 @@ ADDED_COLUMNS = (("encoder_sha256", "TEXT NOT NULL DEFAULT ''"), ("n_videos", "I
 ADDED_DEFAULTS = {"encoder_sha256": "''", "n_videos": "NULL", "n_skipped": "NULL", "rule": "''"}
 
 
+def is_database_url(location) -> bool:
+    """Whether a store location is a PostgreSQL URL rather than a SQLite file."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def local_folder(location) -> Path:
+    """Where files that belong with a store go (feature cache, CKA maps): the SQLite file's folder, or ``runs``
+    for a database URL."""
+    return Path("runs") if is_database_url(location) else Path(location).parent
+
+
 @dataclass
 class Result:
     run_id: str
@@ -72,6 +83,14 @@ class ResultStore:
     and migrates an older schema; ``create=False`` (for readers) requires an existing store and changes nothing.
     Every problem with the file is a one-line VsslError naming it."""
 
+    def __new__(cls, path: str | Path = "", create: bool = True):
+        """A ``postgresql://`` URL opens the PostgreSQL store (:mod:`vssl.results.postgres`), anything else SQLite."""
+        if cls is ResultStore and is_database_url(path):
+            from vssl.results.postgres import PostgresResultStore
+
+            return super().__new__(PostgresResultStore)
+        return super().__new__(cls)
+
     def __init__(self, path: str | Path, create: bool = True):
         self.path = Path(path)
         if not create:
@@ -94,8 +113,12 @@ class ResultStore:
     @classmethod
     def check_writable(cls, path: str | Path) -> None:
         """Fail now, in one line, where a store cannot be written at ``path`` (a file that is not a SQLite
-        database, a folder that cannot be made or written); creates the folder at most, never the store."""
-        store = cls.__new__(cls)
+        database, a folder that cannot be made or written); creates the folder at most, never the store. A
+        PostgreSQL URL is checked by connecting (and creating its tables)."""
+        if is_database_url(path):
+            ResultStore(path)
+            return
+        store = object.__new__(cls)
         store.path = Path(path)
         if store.path.exists():
             with store._open() as db:
