@@ -16,8 +16,13 @@ def cmd_demo(args) -> None:
 
 def cmd_data_synth(args) -> None:
     from vssl.data.synthetic import generate
+    from vssl.data.synthetic_untrimmed import UNTRIMMED_PRESETS, generate_untrimmed
 
-    manifest = generate(args.out, preset=args.preset, seed=args.seed, workers=args.workers, progress=not args.quiet)
+    if args.preset in UNTRIMMED_PRESETS:  # long videos with action segments, ActivityNet JSON ground truth
+        manifest = generate_untrimmed(args.out, preset=args.preset, seed=args.seed, progress=not args.quiet)
+    else:
+        manifest = generate(args.out, preset=args.preset, seed=args.seed, workers=args.workers,
+                            progress=not args.quiet)
     print(f"wrote {manifest}")
 
 
@@ -248,9 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="generate, index, cache and check datasets").add_subparsers(
         dest="data_command", required=True)
     from vssl.data.synthetic import PRESETS as SYNTH_PRESETS
+    from vssl.data.synthetic_untrimmed import UNTRIMMED_PRESETS
 
     p = data.add_parser("synth", help="write the synthetic video benchmark (mp4 files + manifest.csv)",
-                        epilog=f"presets: {', '.join(SYNTH_PRESETS)}")
+                        epilog=f"presets: {', '.join([*SYNTH_PRESETS, *UNTRIMMED_PRESETS])} (world32_untrimmed: "
+                               "long videos with action segments for localization, ActivityNet JSON ground truth)")
     p.add_argument("--preset", default="tiny", help="tiny (default), world32 (the demo's), ... (all listed below); "
                    "*_domain2: domain shift, *_fine: fine-grained motion (SEVERE-style stand-ins)")
     p.add_argument("--out", required=True, help="output folder")
