@@ -17,6 +17,7 @@ frames (:func:`vssl.methods.flow_statistics.clip_statistics`); :func:`clip_label
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -205,6 +206,25 @@ def compute_statistics_labels(manifest: str | os.PathLike, split: str = "pretrai
     if not samples:
         raise VsslError(f"{manifest}: no samples in split '{split}'")
     path = Path(out) if out else default_labels_path(manifest, split, clip_len, stride, step)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        # one process computes a cache at a time: another run of the same study waits, then finds it complete
+        # (without the lock, two runs saving their partial progress every 30 s replace each other's file)
+        if not _try_lock(lock):
+            print(f"waiting for another process computing {path.name} ...", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        return _compute_locked(manifest, samples, path, clip_len, stride, step, progress)
+
+
+def _try_lock(file) -> bool:
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _compute_locked(manifest, samples, path: Path, clip_len: int, stride: int, step: int, progress: bool) -> Path:
     settings = _settings(clip_len, stride, step)
     cached: dict[str, VideoLabels] = {}
     if path.is_file():
