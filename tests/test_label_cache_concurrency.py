@@ -37,3 +37,24 @@ def test_concurrent_label_computations_leave_a_complete_cache(micro_manifest, tm
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert all("missing 0" in out for out in outputs)
+
+
+def test_a_cache_serves_the_same_videos_reached_through_a_linked_folder(micro_manifest, tmp_path):
+    """Labels computed through the real folder are found through a symlink to it (a study's data linked into
+    another study), without computing them again."""
+    from vssl.data.manifest import read_manifest
+    from vssl.methods.label_cache import LabelTable, compute_statistics_labels
+
+    linked = tmp_path / "linked"
+    linked.symlink_to(micro_manifest.parent, target_is_directory=True)
+    first = compute_statistics_labels(micro_manifest, "pretrain", clip_len=4, stride=2, progress=False,
+                                      out=tmp_path / "labels.npz")
+    stamp = first.stat().st_mtime_ns
+    again = compute_statistics_labels(linked / micro_manifest.name, "pretrain", clip_len=4, stride=2, progress=False,
+                                      out=tmp_path / "labels.npz")
+    assert again.stat().st_mtime_ns == stamp  # nothing recomputed, nothing rewritten
+    table = LabelTable.load(again, "cmd")
+    sample = read_manifest(linked / micro_manifest.name, split="pretrain")[0]
+    assert str(linked) in sample.path
+    motion, appearance = table.targets([sample.path], [0], [False])
+    assert motion.shape == (1, 14) and appearance.shape == (1, 13)

@@ -119,7 +119,8 @@ def test_prepare_computes_the_labels_once_and_then_reads_the_cache(micro_manifes
     first = Statistics.prepare(method_config, config.data, progress=False)
     assert calls.count("cache") == 1 and calls.count("clip") == VIDEOS * 3  # starts 0, 7 and 14 of 24 frames
     second = Statistics.prepare(method_config, config.data, progress=False)
-    assert calls.count("cache") == 1 and calls.count("clip") == VIDEOS * 3  # read back, nothing computed
+    # asked again whether anything is missing (a cache lacking videos is completed), but no clip is computed
+    assert calls.count("cache") == 2 and calls.count("clip") == VIDEOS * 3
     assert isinstance(second, LabelTable) and second.path == first.path == tmp_path / "labels.npz"
     assert second.rows == first.rows
 

@@ -224,6 +224,12 @@ def _try_lock(file) -> bool:
         return False
 
 
+def video_key(path: str) -> str:
+    """A video's key in the cache: its real path, so that two manifests reaching one file through different folders
+    (a study's data linked into another study) share its labels."""
+    return os.path.realpath(path)
+
+
 def _compute_locked(manifest, samples, path: Path, clip_len: int, stride: int, step: int, progress: bool) -> Path:
     settings = _settings(clip_len, stride, step)
     cached: dict[str, VideoLabels] = {}
@@ -233,15 +239,17 @@ def _compute_locked(manifest, samples, path: Path, clip_len: int, stride: int, s
             cached = {}
     index = build_index(samples, cache=index_path_for(manifest), progress=progress)
     wanted = _positions_per_video(samples, index, clip_len, stride, step)
-    videos = {p: cached[p] for p in wanted if p in cached and cached[p].stamp == _stamp(p)}
-    todo = [p for p in sorted(wanted) if p not in videos]
+    real = {video_key(p): p for p in wanted}  # one entry per file, whichever path (symlink) reaches it
+    videos = {key: cached[key] for key, p in real.items() if key in cached and cached[key].stamp == _stamp(p)}
+    todo = [key for key in sorted(real) if key not in videos]
     if not todo and set(videos) == set(cached) and path.is_file():
         return path
     last_save = time.monotonic()
     try:
-        for video in tqdm(todo, desc="statistics labels", unit="video", disable=not progress):
+        for key in tqdm(todo, desc="statistics labels", unit="video", disable=not progress):
+            video = real[key]
             info = index[video]
-            videos[video] = _label_video(video, wanted[video], _stamp(video), info.width * info.height * 3)
+            videos[key] = _label_video(video, wanted[video], _stamp(video), info.width * info.height * 3)
             if time.monotonic() - last_save > SAVE_EVERY_S:
                 _save(path, settings, videos)
                 last_save = time.monotonic()
@@ -268,18 +276,18 @@ class LabelTable:
         """Motion [B, 14] and appearance [B, 13] labels of clips, of their mirror images where ``mirrored``."""
         motion, appearance = [], []
         for video, start, flip in zip(paths, starts, mirrored):
-            row = self.rows.get((video, int(start)))
+            row = self.rows.get((video_key(video), int(start)))
             if row is None:
                 raise VsslError(f"{self.path}: no statistics labels for '{video}' at frame {start}; compute them "
                                 f"with: {self.command}")
-            labels = self.videos[video]
+            labels = self.videos[video_key(video)]
             motion.append(labels.motion[row, int(flip)])
             appearance.append(labels.appearance[row, int(flip)])
         return np.stack(motion), np.stack(appearance)
 
     def video_concentration(self, video: str) -> float:
         """Mean motion concentration (Eq. 3.1) over a video's labelled clips; 0 for a video without labels."""
-        labels = self.videos.get(video)
+        labels = self.videos.get(video_key(video))
         if labels is None or len(labels.concentration) == 0:
             return 0.0
         return float(labels.concentration.mean())

@@ -110,12 +110,12 @@ class Statistics(Method):
 
     @classmethod
     def prepare(cls, config: StatisticsConfig, data, progress: bool = True) -> LabelTable:
-        """The label table of the training split, loaded from its cache; ``compute_labels`` computes a missing
-        cache first (otherwise the error names the command)."""
+        """The label table of the training split, loaded from its cache; ``compute_labels`` computes what the cache
+        lacks first (otherwise a missing cache is an error naming the command)."""
         step = _position_step(config)
         path = config.labels or default_labels_path(data.manifest, data.split, data.clip_len, data.stride, step)
         command = labels_command(data.manifest, data.split, data.clip_len, data.stride, step, config.labels or None)
-        if not Path(path).is_file() and config.compute_labels:
+        if config.compute_labels:  # completes a cache that lacks videos; returns at once when it has them all
             compute_statistics_labels(data.manifest, data.split, data.clip_len, data.stride, out=path,
                                       progress=progress, position_step=step)
         if not Path(path).is_file():
