@@ -263,9 +263,9 @@ class LabelTable:
 
     def __init__(self, path: Path, videos: dict[str, VideoLabels], command: str):
         self.path = path
-        self.videos = videos
+        self.videos = {video_key(video): labels for video, labels in videos.items()}
         self.command = command
-        self.rows = {(video, int(start)): row for video, labels in videos.items()
+        self.rows = {(video, int(start)): row for video, labels in self.videos.items()
                      for row, start in enumerate(labels.starts)}
 
     @classmethod
