@@ -27,7 +27,7 @@ from torch import nn
 from vssl.core.config import ranged
 from vssl.core.errors import ConfigError, VsslError
 from vssl.core.optim import OptimConfig, build_optimizer, build_scheduler
-from vssl.data.sampling import RhoClipSampler
+from vssl.data.sampling import RandomClipSampler, RhoClipSampler
 from vssl.data.transforms import build_train_transform
 from vssl.methods.distributed import all_reduce_max
 
@@ -38,6 +38,19 @@ class RhoClipsConfig:
 
     rho: int = ranged(2, ge=1)  # clips per video; Feichtenhofer et al. 2021 ablations use ρ = 2 (Table 2)
     max_distance_s: float | None = ranged(None, gt=0)  # t_max between positives in seconds (Feichtenhofer et al. 2021 Table 4); None = global
+
+
+class OneClipPerVideo:
+    """Mixin for methods that see one clip of each video at a random time, in one augmented view (put it before
+    the method's base class)."""
+
+    @classmethod
+    def build_sampler(cls, config, data):
+        return RandomClipSampler(data.clip_len, data.stride)
+
+    @classmethod
+    def views_per_clip(cls, config) -> int:
+        return 1
 
 
 class Method(L.LightningModule):

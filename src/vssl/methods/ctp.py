@@ -16,8 +16,7 @@ from torch import nn
 
 from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
-from vssl.data.sampling import RandomClipSampler
-from vssl.methods.base import Method
+from vssl.methods.base import Method, OneClipPerVideo
 from vssl.methods.tubelets import MOTIONS, draw_tubelet, paste_tubelet
 
 GRID = (1, 2, 2)  # the last feature map pooled to 1 × 2 × 2 cells before the regression MLP
@@ -58,7 +57,7 @@ def at_points(centres: torch.Tensor, points: int) -> torch.Tensor:
     return centres[low] * (1 - fraction) + centres[high] * fraction
 
 
-class CtP(Method):
+class CtP(OneClipPerVideo, Method):
     """The backbone's last stage (``layer4``), pooled to a 2 × 2 grid, → MLP → the patch centre at ``points`` evenly
     spaced instants of the clip (interpolated between frames), whatever the clip length."""
 
@@ -71,13 +70,6 @@ class CtP(Method):
                                        nn.Linear(backbone.feature_dim * int(np.prod(GRID)), config.hidden),
                                        nn.ReLU(inplace=True), nn.Linear(config.hidden, config.points * 2))
 
-    @classmethod
-    def build_sampler(cls, config, data):
-        return RandomClipSampler(data.clip_len, data.stride)
-
-    @classmethod
-    def views_per_clip(cls, config) -> int:
-        return 1
 
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
         clips = views[:, 0]

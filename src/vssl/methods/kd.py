@@ -18,9 +18,8 @@ from torch import nn
 
 from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
-from vssl.data.sampling import RandomClipSampler
 from vssl.data.transforms import KINETICS_MEAN, KINETICS_STD
-from vssl.methods.base import Method
+from vssl.methods.base import Method, OneClipPerVideo
 from vssl.models.checkpoints import load_any_encoder
 from vssl.models.spec import EncoderSpec
 
@@ -83,7 +82,7 @@ def renormaliser(spec: EncoderSpec) -> tuple[torch.Tensor, torch.Tensor] | None:
     return torch.tensor(KINETICS_STD) / std, (torch.tensor(KINETICS_MEAN) - mean) / std
 
 
-class KnowledgeDistillation(Method):
+class KnowledgeDistillation(OneClipPerVideo, Method):
     """The student is the backbone; the frozen teachers and the student's per-teacher linear maps sit beside it."""
 
     def __init__(self, backbone, config: KDConfig, optim):
@@ -107,14 +106,6 @@ class KnowledgeDistillation(Method):
         self.teachers.eval()  # frozen BatchNorm statistics and no dropout, always
         return self
 
-    @classmethod
-    def build_sampler(cls, config, data):
-        """One clip per video at a random time: teachers and student see the same augmented clip."""
-        return RandomClipSampler(data.clip_len, data.stride)
-
-    @classmethod
-    def views_per_clip(cls, config) -> int:
-        return 1
 
     @torch.no_grad()
     def teacher_features(self, clips: torch.Tensor) -> list[torch.Tensor]:

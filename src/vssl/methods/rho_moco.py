@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from vssl.core.config import ranged
 from vssl.methods.base import Method, RhoClipsConfig
@@ -34,12 +35,21 @@ class RhoMoCo(Method):
         super().__init__(backbone, config, optim)
         if config.multi_positive not in ("rows", "sum"):
             raise ValueError(f"method.multi_positive must be 'rows' or 'sum', got {config.multi_positive!r}")
-        self.head = mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, config.proj_layers,
-                             config.proj_batch_norm)
+        self.init_keys(mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, config.proj_layers,
+                                config.proj_batch_norm), config.queue_size, config.proj_dim)
+
+    def init_keys(self, head: nn.Module, queue_size: int, dim: int) -> None:
+        """The query head, momentum copies of the backbone and the head for the keys, and a queue of ``dim``-d keys."""
+        self.head = head
         self.key_backbone = self.momentum_copy(self.backbone)
         self.key_head = self.momentum_copy(self.head)
-        register_queue(self, config.queue_size, config.proj_dim)
+        register_queue(self, queue_size, dim)
         self._pending_keys: torch.Tensor | None = None
+
+    def update_keys(self, momentum: float) -> None:
+        """Move the key backbone and head towards the query's by ``momentum``."""
+        self.momentum_update(self.backbone, self.key_backbone, momentum)
+        self.momentum_update(self.head, self.key_head, momentum)
 
     def current_momentum(self) -> float:
         return cosine_momentum(self.config.momentum, self.global_step, self.total_steps)
@@ -47,8 +57,7 @@ class RhoMoCo(Method):
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
         batch, num_views = views.shape[:2]
         momentum = self.current_momentum()
-        self.momentum_update(self.backbone, self.key_backbone, momentum)
-        self.momentum_update(self.head, self.key_head, momentum)
+        self.update_keys(momentum)
         with torch.no_grad():
             keys = self.shuffled_keys(views.flatten(0, 1)).view(batch, num_views, -1)
         negatives = self.queue.clone()
@@ -96,3 +105,20 @@ class RhoMoCo(Method):
         entries; every process pushes the same keys, so the queues stay identical."""
         push_to_queue(self.queue, self.queue_pointer, self._pending_keys)
         self._pending_keys = None
+
+
+class ConstantMomentumMoCo(RhoMoCo):
+    """Base of the MoCo variants with a constant key momentum (``config.momentum``) and one view per clip: RSPNet,
+    tubelet contrast, VideoMoCo. Their configs carry ``queue_size``, ``proj_dim``, ``momentum`` and
+    ``shuffle_bn_groups``."""
+
+    def __init__(self, backbone, config, optim, head: nn.Module):
+        Method.__init__(self, backbone, config, optim)
+        self.init_keys(head, config.queue_size, config.proj_dim)
+
+    @classmethod
+    def views_per_clip(cls, config) -> int:
+        return 1
+
+    def current_momentum(self) -> float:
+        return self.config.momentum

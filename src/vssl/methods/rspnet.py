@@ -22,12 +22,10 @@ from torch import nn
 
 from vssl.core.config import ranged
 from vssl.data.sampling import RhoClipSampler
-from vssl.methods.base import Method
 from vssl.methods.distributed import concat_all_gather
 from vssl.methods.losses import info_nce, normalize
 from vssl.methods.pretext_common import reject_fps_jitter
-from vssl.methods.queue import register_queue
-from vssl.methods.rho_moco import RhoMoCo
+from vssl.methods.rho_moco import ConstantMomentumMoCo
 
 
 @dataclass
@@ -81,16 +79,11 @@ def rspnet_loss(query_a, query_m, key_a, key_m, other_a, other_m, queue, config:
     return config.avid_weight * avid + config.rsp_weight * rsp
 
 
-class RSPNet(RhoMoCo):
+class RSPNet(ConstantMomentumMoCo):
     """The query is clip 0 of each video, the keys clip 1 at the query's speed and at the other one."""
 
     def __init__(self, backbone, config: RSPNetConfig, optim):
-        Method.__init__(self, backbone, config, optim)
-        self.head = TwoHeads(backbone.feature_dim, config.proj_dim)
-        self.key_backbone = self.momentum_copy(self.backbone)
-        self.key_head = self.momentum_copy(self.head)
-        register_queue(self, config.queue_size, config.proj_dim)
-        self._pending_keys: torch.Tensor | None = None
+        super().__init__(backbone, config, optim, TwoHeads(backbone.feature_dim, config.proj_dim))
 
     @classmethod
     def build_sampler(cls, config, data):
@@ -98,17 +91,9 @@ class RSPNet(RhoMoCo):
         reject_fps_jitter("rspnet", data)
         return RhoClipSampler(data.clip_len * config.fast_speed, data.stride, rho=2)
 
-    @classmethod
-    def views_per_clip(cls, config) -> int:
-        return 1
-
-    def current_momentum(self) -> float:
-        return self.config.momentum
-
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
         batch = views.shape[0]
-        self.momentum_update(self.backbone, self.key_backbone, self.config.momentum)
-        self.momentum_update(self.head, self.key_head, self.config.momentum)
+        self.update_keys(self.config.momentum)
         generator = torch.Generator().manual_seed(self.global_step)  # a function of the step: resumable
         fast = torch.zeros(batch, dtype=torch.bool)
         fast[torch.randperm(batch, generator=generator)[batch // 2:]] = True

@@ -15,12 +15,10 @@ import torch
 
 from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
-from vssl.data.sampling import RandomClipSampler
-from vssl.methods.base import Method
+from vssl.methods.base import OneClipPerVideo
 from vssl.methods.distributed import concat_all_gather
 from vssl.methods.losses import info_nce, normalize
-from vssl.methods.queue import register_queue
-from vssl.methods.rho_moco import RhoMoCo
+from vssl.methods.rho_moco import ConstantMomentumMoCo
 from vssl.methods.tubelets import MOTIONS, draw_tubelet, paste_tubelet
 from vssl.models.heads import mlp_head
 
@@ -60,33 +58,17 @@ def tubelet_pair(first: torch.Tensor, second: torch.Tensor, config: TubeletContr
     return first, second
 
 
-class TubeletContrast(RhoMoCo):
+class TubeletContrast(OneClipPerVideo, ConstantMomentumMoCo):
     """Query: video b's clip with b's tubelets; its key: video b+1's clip (the batch rolled by one) with the same."""
 
     def __init__(self, backbone, config: TubeletContrastConfig, optim):
-        Method.__init__(self, backbone, config, optim)
-        self.head = mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, 2, False)
-        self.key_backbone = self.momentum_copy(self.backbone)
-        self.key_head = self.momentum_copy(self.head)
-        register_queue(self, config.queue_size, config.proj_dim)
-        self._pending_keys: torch.Tensor | None = None
-
-    @classmethod
-    def build_sampler(cls, config, data):
-        return RandomClipSampler(data.clip_len, data.stride)
-
-    @classmethod
-    def views_per_clip(cls, config) -> int:
-        return 1
-
-    def current_momentum(self) -> float:
-        return self.config.momentum
+        super().__init__(backbone, config, optim,
+                         mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, 2, False))
 
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
         clips = views[:, 0]
         batch = clips.shape[0]
-        self.momentum_update(self.backbone, self.key_backbone, self.config.momentum)
-        self.momentum_update(self.head, self.key_head, self.config.momentum)
+        self.update_keys(self.config.momentum)
         rng = np.random.default_rng(self.global_step)  # a function of the step: resumable
         pairs = [tubelet_pair(clips[b].cpu(), clips[(b + 1) % batch].cpu(), self.config, rng) for b in range(batch)]
         queries = torch.stack([q for q, _ in pairs]).to(clips)

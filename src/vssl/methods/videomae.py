@@ -17,9 +17,8 @@ from torch import nn
 
 from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
-from vssl.data.sampling import RandomClipSampler
 from vssl.data.transforms import KINETICS_MEAN, KINETICS_STD
-from vssl.methods.base import Method
+from vssl.methods.base import Method, OneClipPerVideo
 from vssl.models.vit import LAYER_NORM_EPS, TUBELET_SIZE, Block, VideoViT, init_transformer_weights, \
     sinusoid_position_table
 
@@ -105,7 +104,7 @@ class Decoder(nn.Module):
         return self.head(self.norm(tokens[:, shown.shape[1]:]))
 
 
-class VideoMAE(Method):
+class VideoMAE(OneClipPerVideo, Method):
     """One clip per video (random start); the loss is the MSE over the hidden tokens' pixels."""
 
     def __init__(self, backbone, config: VideoMAEConfig, optim):
@@ -115,13 +114,6 @@ class VideoMAE(Method):
         super().__init__(backbone, config, optim)
         self.decoder = Decoder(backbone.feature_dim, config)
 
-    @classmethod
-    def build_sampler(cls, config, data):
-        return RandomClipSampler(data.clip_len, data.stride)
-
-    @classmethod
-    def views_per_clip(cls, config) -> int:
-        return 1
 
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
         clips = views[:, 0]

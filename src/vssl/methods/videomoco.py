@@ -20,11 +20,9 @@ from torch import nn
 
 from vssl.core.config import ranged
 from vssl.data.sampling import RhoClipSampler
-from vssl.methods.base import Method
 from vssl.methods.distributed import concat_all_gather
 from vssl.methods.losses import normalize
-from vssl.methods.queue import register_queue
-from vssl.methods.rho_moco import RhoMoCo
+from vssl.methods.rho_moco import ConstantMomentumMoCo
 from vssl.models.heads import mlp_head
 
 
@@ -95,33 +93,21 @@ def key_ages(size: int, pointer: int, filled: int) -> torch.Tensor:
     return torch.where(ages < filled, ages, torch.full_like(ages, size)).float()
 
 
-class VideoMoCo(RhoMoCo):
+class VideoMoCo(ConstantMomentumMoCo):
     """Two clips of each video: the first, temporally dropped, is the query; the second is the key."""
 
     def __init__(self, backbone, config: VideoMoCoConfig, optim):
-        Method.__init__(self, backbone, config, optim)
-        self.head = mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, 2, False)
-        self.key_backbone = self.momentum_copy(self.backbone)
-        self.key_head = self.momentum_copy(self.head)
+        super().__init__(backbone, config, optim,
+                         mlp_head(backbone.feature_dim, config.proj_hidden, config.proj_dim, 2, False))
         self.dropper = FrameDropper(config.generator_hidden, config.drop)
-        register_queue(self, config.queue_size, config.proj_dim)
         self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))
-        self._pending_keys: torch.Tensor | None = None
 
     @classmethod
     def build_sampler(cls, config, data):
         return RhoClipSampler(data.clip_len, data.stride, rho=2)
 
-    @classmethod
-    def views_per_clip(cls, config) -> int:
-        return 1
-
-    def current_momentum(self) -> float:
-        return self.config.momentum
-
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
-        self.momentum_update(self.backbone, self.key_backbone, self.config.momentum)
-        self.momentum_update(self.head, self.key_head, self.config.momentum)
+        self.update_keys(self.config.momentum)
         with torch.no_grad():
             keys = self.shuffled_keys(views[:, 1])
         query = normalize(self.head(self.backbone(self.dropper(views[:, 0]))))
