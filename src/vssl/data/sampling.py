@@ -152,3 +152,31 @@ class RhoClipSampler(_StridedClipSampler):
             if window_low <= start <= window_high:
                 return start
         return int(rng.integers(window_low, window_high + 1))
+
+
+class SnippetSampler(_StridedClipSampler):
+    """``scale`` clips along an untrimmed video, one per position of BSN's rescaled temporal axis (Lin et al. 2018
+    §4.1; Resnick et al. 2019 §4): the video is cut into snippets of ``snippet_stride`` frames, and position t
+    (its cell [t, t + 1) / scale of the video) reads the snippet holding the cell's centre frame, as nearest-snippet
+    rescaling to ``scale``. A snippet's clip is centred on the snippet (clamped into the video). ``rng`` is ignored.
+    """
+
+    def __init__(self, clip_len: int, stride: int, snippet_stride: int, scale: int):
+        super().__init__(clip_len, stride)
+        self.snippet_stride = _require_positive_int("snippet_stride", snippet_stride)
+        self.num_clips = _require_positive_int("scale", scale)
+
+    def snippets(self, num_frames: int) -> np.ndarray:
+        """The snippet index [scale] each position reads."""
+        count = math.ceil(_require_positive_int("num_frames", num_frames) / self.snippet_stride)
+        centres = (np.arange(self.num_clips) + 0.5) / self.num_clips * num_frames
+        return np.minimum(np.floor(centres / self.snippet_stride).astype(int), count - 1)
+
+    def __call__(self, num_frames: int, fps: float, rng: np.random.Generator | None = None) -> list[list[int]]:
+        snippet_centres = self.snippets(num_frames) * self.snippet_stride + self.snippet_stride / 2
+        starts = np.clip(np.floor(snippet_centres - self.span / 2), 0, self.max_start(num_frames)).astype(int)
+        return self.clips_at(starts.tolist(), num_frames)
+
+    def key(self) -> dict:
+        """What identifies these views in the feature cache."""
+        return {"snippets": {"stride": self.snippet_stride, "scale": self.num_clips}}

@@ -138,18 +138,16 @@ def soft_nms(proposals: np.ndarray, scores: np.ndarray, epsilon: float = SOFT_NM
              keep: int = MAX_PROPOSALS) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian Soft-NMS (Bodla et al. 2017): repeatedly take the best proposal and decay every remaining score by
     exp(−tIoU² / ε) with it; → up to ``keep`` proposals [K, 2] and their decayed scores, best first."""
-    proposals, scores = np.asarray(proposals, dtype=np.float64), np.asarray(scores, dtype=np.float64).copy()
-    remaining = list(range(len(proposals)))
+    proposals, scores = np.asarray(proposals, dtype=np.float64).reshape(-1, 2), np.asarray(scores, np.float64).copy()
+    alive = np.ones(len(proposals), dtype=bool)
     picked, picked_scores = [], []
-    while remaining and len(picked) < keep:
-        best = max(remaining, key=lambda i: scores[i])
-        remaining.remove(best)
+    while alive.any() and len(picked) < keep:
+        best = int(np.argmax(np.where(alive, scores, -np.inf)))  # the first of equal scores, as a stable sort
+        alive[best] = False
         picked.append(best)
         picked_scores.append(scores[best])
-        if remaining:
-            others = np.array(remaining)
-            overlap = segment_iou(proposals[best], proposals[others])
-            scores[others] *= np.exp(-overlap ** 2 / epsilon)
+        overlap = segment_iou(proposals[best], proposals[alive])
+        scores[alive] *= np.exp(-overlap ** 2 / epsilon)
     return proposals[picked].reshape(-1, 2), np.array(picked_scores)
 
 
