@@ -154,9 +154,9 @@ def test_linked_class_folders_are_searched(ucf101, tmp_path_factory):
 
 
 def test_options_and_formats_are_checked(ucf101, tmp_path):
-    assert list_formats() == ["aslan", "diving48", "epic_kitchens", "finegym", "hmdb51", "kinetics", "ntu", "ssv2",
-                              "ucf101", "yupenn"]
-    with pytest.raises(VsslError, match=r"unknown dataset format 'ucf'.*formats: aslan, diving48, .*ucf101, yupenn"):
+    assert list_formats() == ["aslan", "charades", "countix", "diving48", "epic_kitchens", "finegym", "hmdb51",
+                              "kinetics", "ntu", "ssv2", "ucf101", "ucfrep", "yupenn"]
+    with pytest.raises(VsslError, match=r"unknown dataset format 'ucf'.*formats: aslan, charades, countix, .*ucf101, ucfrep, yupenn"):
         import_dataset("ucf", ucf101, ucf101 / "m.csv")
     with pytest.raises(VsslError, match=r"format 'ucf101': unknown option 'folds' \(options: fold, videos, missing\)"):
         import_dataset("ucf101", ucf101, ucf101 / "m.csv", folds="1")

@@ -52,3 +52,18 @@ def test_generated_videos_and_activitynet_ground_truth(tmp_path, monkeypatch):
     assert manifest.read_text().count("\n") == 4  # header and three videos
     with pytest.raises(Exception, match="unknown untrimmed preset"):
         untrimmed.generate_untrimmed(tmp_path, "nope")
+
+
+def test_a_bystander_rests_in_every_idle_frame_and_never_during_an_action():
+    """The same streams rendered with and without the bystander (noise off): identical during the action, different
+    in every idle frame, and the bystander itself does not move (its idle frames agree where the camera does)."""
+    world = dataclasses.replace(PRESETS["world32"], noise_std=0.0, jitter_px=0)
+    renders = []
+    for bystander in (False, True):
+        _, background, sprites = untrimmed.video_streams(0, "train", 5)
+        renders.append(untrimmed.render_untrimmed(world, 60, [(20, 16, "toss", "disk")], background, sprites,
+                                                  bystander=bystander))
+    differs = (renders[0] != renders[1]).any(axis=(1, 2, 3))
+    assert differs[:20].all() and not differs[20:36].any() and differs[36:].all()
+    bystander_pixels = renders[1] != renders[0]
+    assert (bystander_pixels[0] == bystander_pixels[59]).all()

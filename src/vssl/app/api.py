@@ -90,6 +90,8 @@ def evaluate(encoder, dataset, protocols: Iterable[str] | str = ("knn", "linear"
     another tool's, loaded into ``encoder__backbone``) or "random". ``dataset``: a manifest path. ``preset``: an
     eval preset name or YAML path (e.g. ``synthetic_world``). Example:
     ``vssl.evaluate(model, "data/manifest.csv", ("knn",), preset="synthetic_world", store="runs/results.sqlite")``.
+    Actions in given boxes (the boxes.csv of `vssl data synth --preset world32_boxes` beside the manifest):
+    ``vssl.evaluate(model, "boxes/manifest.csv", ("st_detection",), preset="synthetic_st_detection")``.
     """
     from torch import nn
 

@@ -45,9 +45,11 @@ from vssl.evaluation.knn import KnnConfig
 from vssl.evaluation.linear import LinearConfig
 from vssl.evaluation.metrics import classification_metrics
 from vssl.evaluation.cka import CkaConfig
-from vssl.evaluation.protocols import (ARROW, ASLAN, CKA, FINETUNE, FROZEN, ROBUSTNESS, TRAINED, aslan,
-                                       check_protocol_names)
+from vssl.evaluation.localization import LocalizationConfig
+from vssl.evaluation.protocols import (ARROW, ASLAN, CKA, COUNTING, FINETUNE, FROZEN, LOCALIZATION, ROBUSTNESS,
+                                       TRAINED, aslan, MULTILABEL, ST_DETECTION, check_protocol_names)
 from vssl.evaluation.retrieval import RetrievalConfig
+from vssl.evaluation.roi_head import StDetectionConfig
 from vssl.evaluation.robustness import Corruption, RobustnessConfig, robustness_metrics
 from vssl.evaluation.subsets import load_or_draw_subset
 from vssl.evaluation.svm import SvmConfig
@@ -105,6 +107,8 @@ class EvalConfig:
     svm: SvmConfig = field(default_factory=SvmConfig)
     robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
     cka: CkaConfig = field(default_factory=CkaConfig)
+    st_detection: StDetectionConfig = field(default_factory=StDetectionConfig)
+    localization: LocalizationConfig = field(default_factory=LocalizationConfig)
     seed: int = ranged(0, ge=0)
     seeds: int = ranged(1, ge=1)  # repeat each protocol with seeds seed, seed+1, ...
     device: str = "auto"  # auto (CUDA when available, else CPU) | cpu | cuda | cuda:N: features, probes, fine-tuning
@@ -444,8 +448,10 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
             name = f"{type(encoder).__name__}-{source.identity['state_dict_sha256'][:8]}"
             config = replace(config, encoder=replace(config.encoder, name=name))
         share_cpu_with_workers(config.data.num_workers)
-        data = EvalData(config.data, config.progress, source.spec)
-        config = replace(config, data=data.config)  # the splits EvalData resolved from the dataset sidecar
+        multilabel = any(p in MULTILABEL for p in protocols)  # label sets of several classes: vssl.app.multilabel
+        data = EvalData(replace(config.data, labels=()) if multilabel else config.data, config.progress, source.spec)
+        # the splits EvalData resolved from the dataset sidecar
+        config = replace(config, data=replace(data.config, labels=config.data.labels))
     recorder = Recorder(config, source.identity)
     cache = feature_cache_for(config)
     frozen = [p for p in protocols if p in FROZEN]
@@ -459,6 +465,18 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
         if ARROW in protocols:
             from vssl.app.arrow_of_time import run_arrow_of_time  # it builds on this module
             skipped |= run_arrow_of_time(config, data, seed, cache, source, recorder, timing)
+        if COUNTING in protocols:
+            from vssl.app.counting import run_counting  # it builds on this module
+            skipped |= run_counting(config, data, seed, source, recorder, timing)
+        if LOCALIZATION in protocols:
+            from vssl.app.localization import run_localization  # it builds on this module
+            skipped |= run_localization(config, data, seed, cache, source, recorder, timing)
+        if multilabel:
+            from vssl.app.multilabel import run_multilabel  # it builds on this module
+            skipped |= run_multilabel(protocols, config, data, seed, cache, source, recorder, timing)
+        if ST_DETECTION in protocols:
+            from vssl.app.spatiotemporal import run_st_detection  # it builds on this module
+            skipped |= run_st_detection(config, data, seed, source, recorder, timing)
         if any(p in TRAINED for p in protocols):
             for label in config.data.labels:
                 with timing.phase("protocols"):

@@ -6,6 +6,8 @@ A manifest is a CSV or JSONL file. Columns / keys (``path`` and ``split`` requir
   start, end   optional segment bounds in seconds (empty = whole video)
   any other column is a label set (e.g. ``label``, or ``motion`` and ``appearance``).
 JSONL rows may instead carry the label sets under a ``labels`` object.
+A multi-label set (several classes per video, e.g. Charades' actions) joins a video's classes with ``;`` in class
+order, and leaves the value empty for a video without any (see :func:`label_list`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from vssl.core.io import atomic_open
 
 RESERVED_COLUMNS = ("path", "split", "start", "end")
 REQUIRED_COLUMNS = ("path", "split")
+LABEL_SEPARATOR = ";"  # between the classes of a multi-label set
 
 
 def check_columns(columns, where: str, kind: str = "column") -> None:
@@ -131,6 +134,17 @@ def write_manifest(samples: list[Sample], path: str | os.PathLike) -> None:
             for s in samples:
                 writer.writerow([rel(s.path), s.split, "" if s.start is None else s.start,
                                  "" if s.end is None else s.end, *(s.labels.get(k, "") for k in label_keys)])
+
+
+def join_labels(classes: list[str]) -> str:
+    """A multi-label set's value: its classes joined by ``;`` ("" for none), e.g. "c092;c147"."""
+    return LABEL_SEPARATOR.join(classes)
+
+
+def label_list(sample: Sample, label_set: str) -> list[str]:
+    """The classes of a multi-label set (:func:`join_labels`); a sample without a value has none."""
+    value = sample.labels.get(label_set, "")
+    return value.split(LABEL_SEPARATOR) if value else []
 
 
 def class_names(samples: list[Sample], label_set: str) -> list[str]:

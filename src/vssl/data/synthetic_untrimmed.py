@@ -1,6 +1,7 @@
 """Untrimmed world videos for temporal action localization (the role of Resnick et al. 2019's Gymnastics at CPU
 scale): long videos of one world scene (its sky, clouds and hand-held camera throughout) in which sprites perform
-the world's motion classes in separate segments between idle stretches. Ground truth is written as ActivityNet JSON
+the world's motion classes in separate segments between idle stretches, where a bystander sprite rests on the
+ground. Ground truth is written as ActivityNet JSON
 (`annotations.json`, read by :func:`vssl.data.formats.temporal_annotations.read_activitynet_json`), the videos as
 H.264 mp4 with a manifest of paths and splits.
 
@@ -24,8 +25,8 @@ from vssl.core.io import write_text_atomic
 from vssl.data.manifest import Sample, write_manifest
 from vssl.data.synthetic import BACKGROUND_POOL_SEED, PRESETS, _split_code, write_mp4
 from vssl.data.synthetic_sprites import paint_sprite, sprite_colour
-from vssl.data.synthetic_world import (CLOUD_GREY, TOP_LIGHT, _paint_shadow, _scene_for_video, camera_shake,
-                                       cloud_cover, world_trajectory)
+from vssl.data.synthetic_world import (CLOUD_GREY, START_BOX_X, TOP_LIGHT, _paint_shadow, _scene_for_video,
+                                       camera_shake, cloud_cover, world_trajectory)
 
 SUBSETS = {"train": "training", "test": "validation"}  # ActivityNet's subset names for our splits
 
@@ -39,6 +40,9 @@ class UntrimmedConfig:
     actions: tuple[int, int] = (1, 4)  # action segments per video
     action_frames: tuple[int, int] = (24, 48)  # frames of one action
     min_gap: int = 8  # idle frames at least between two actions and at either end
+    # a sprite resting on the ground through every idle stretch (as athletes stand between routines in Resnick et
+    # al. 2019's Gymnastics): what marks an action is then its motion, not a sprite's mere presence
+    bystander: bool = True
 
 
 UNTRIMMED_PRESETS = {"world32_untrimmed": UntrimmedConfig(name="world32_untrimmed")}
@@ -63,9 +67,10 @@ def plan_segments(config: UntrimmedConfig, rng: np.random.Generator) -> tuple[in
 
 
 def render_untrimmed(world, total: int, actions: list[tuple[int, int, str, str]], background: np.random.Generator,
-                     sprites: np.random.Generator) -> np.ndarray:
+                     sprites: np.random.Generator, bystander: bool = False) -> np.ndarray:
     """uint8 frames [total, H, W, 3]: the background from ``background`` (scene, clouds, camera shake, noise) and
-    each action (start, length, motion, appearance) painted from ``sprites``."""
+    each action (start, length, motion, appearance) painted from ``sprites``; with ``bystander`` (drawn after the
+    actions, so their draws do not change) a still sprite rests on the ground in every frame outside them."""
     size, jitter = world.size, world.jitter_px
     scene, horizon = _scene_for_video(world, background, BACKGROUND_POOL_SEED)
     shifts = camera_shake(background, total, jitter)
@@ -86,9 +91,31 @@ def render_untrimmed(world, total: int, actions: list[tuple[int, int, str, str]]
             centre = path[k] - (sx, sy)
             _paint_shadow(frames[t], centre[0], horizon - sy, radius, horizon - radius - path[k, 1], size)
             paint_sprite(frames[t], appearance, centre, radius, rotation, colour, top_light=TOP_LIGHT)
+    if bystander:
+        _paint_bystander(world, frames, actions, horizon, shifts, sprites)
     if world.noise_std > 0:
         frames += background.standard_normal(frames.shape, dtype=np.float32) * np.float32(world.noise_std / 255)
     return np.round(np.clip(frames, 0, 1) * 255).astype(np.uint8)
+
+
+def _paint_bystander(world, frames: np.ndarray, actions: list[tuple[int, int, str, str]], horizon: float,
+                     shifts: np.ndarray, sprites: np.random.Generator) -> None:
+    """A sprite of a random appearance standing still on the ground (in the scene: only the camera moves it) in
+    every frame outside the actions."""
+    size = world.size
+    radius = sprites.uniform(*world.sprite_radius) * size
+    rotation = sprites.uniform(math.radians(world.rotation_deg[0]), math.radians(world.rotation_deg[1]))
+    colour = sprite_colour(sprites)
+    appearance = str(sprites.choice(world.appearance_classes))
+    x = sprites.uniform(*START_BOX_X) * size
+    busy = np.zeros(len(frames), dtype=bool)
+    for start, length, _, _ in actions:
+        busy[start:start + length] = True
+    for t in np.nonzero(~busy)[0]:
+        sx, sy = shifts[t]
+        centre = np.array([x, horizon - radius]) - (sx, sy)
+        _paint_shadow(frames[t], centre[0], horizon - sy, radius, 0.0, size)
+        paint_sprite(frames[t], appearance, centre, radius, rotation, colour, top_light=TOP_LIGHT)
 
 
 def video_streams(seed: int, split: str, index: int) -> tuple[np.random.Generator, np.random.Generator,
@@ -116,8 +143,8 @@ def generate_untrimmed(out, preset: str = "world32_untrimmed", seed: int = 0, pr
                     str(plan_rng.choice(world.appearance_classes))) for start, length in segments]
         name = f"{split}_{index:05d}"
         path = out / "videos" / f"{name}.mp4"
-        write_mp4(render_untrimmed(world, total, actions, background, sprites), path, world.fps, world.crf,
-                  world.x264_preset)
+        frames = render_untrimmed(world, total, actions, background, sprites, config.bystander)
+        write_mp4(frames, path, world.fps, world.crf, world.x264_preset)
         database[name] = {"duration": total / world.fps, "fps": world.fps, "subset": SUBSETS[split],
                           "annotations": [{"label": motion, "segment": [start / world.fps, (start + length) / world.fps]}
                                           for start, length, motion, _ in actions]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -13,6 +14,7 @@ from vssl.core.errors import ConfigError
 from vssl.core.optim import make_eval_optimizer, schedule_factor
 from vssl.core.runtime import Placement
 from vssl.data.loader import VideoClipDataset, make_loader
+from vssl.evaluation.linear import mean_softmax
 
 STEP_GAMMA = 0.1  # Feichtenhofer et al. 2021 §5 and Thoker 2023 Table B.2: LR ×0.1 at each milestone
 
@@ -70,12 +72,19 @@ def finetune(encoder: nn.Module, train_set: VideoClipDataset, test_set: VideoCli
     return scores, sorted(set(skipped) | set(test_skipped))
 
 
+def first_label_set(batch: dict) -> torch.Tensor:
+    """The class indices [B] of a batch's first label set: what single-label fine-tuning learns."""
+    return batch["labels"][:, 0]
+
+
 def train_classifier(encoder: nn.Module, train_set: VideoClipDataset, num_classes: int, config: FinetuneConfig,
-                     num_workers: int, progress: bool = True,
-                     placement: Placement | None = None) -> tuple[Classifier, Placement, list[str]]:
-    """Train encoder + dropout + linear head end to end on ``train_set`` (label set 0); → (the model in eval mode,
-    the placement it runs on, skipped paths). Model and batches run on ``placement`` (default: the encoder's own
-    device, fp32), under its autocast; fp16 scales the loss with a GradScaler."""
+                     num_workers: int, progress: bool = True, placement: Placement | None = None,
+                     criterion: nn.Module | None = None, targets: Callable[[dict], torch.Tensor] = first_label_set
+                     ) -> tuple[Classifier, Placement, list[str]]:
+    """Train encoder + dropout + linear head end to end on ``train_set``; → (the model in eval mode, the placement
+    it runs on, skipped paths). ``criterion`` (default cross-entropy) compares the logits with ``targets(batch)``
+    (default: label set 0). Model and batches run on ``placement`` (default: the encoder's own device, fp32), under
+    its autocast; fp16 scales the loss with a GradScaler."""
     placement = (placement or Placement.of(encoder)).for_model(encoder)
     model = placement.module(Classifier(encoder, encoder.feature_dim, num_classes, config.dropout))
     frozen = frozen_stage_modules(encoder, config.freeze_stages)
@@ -88,7 +97,7 @@ def train_classifier(encoder: nn.Module, train_set: VideoClipDataset, num_classe
     scaler = torch.amp.GradScaler(placement.device.type, enabled=placement.amp == torch.float16)
     train_loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=num_workers, drop_last=True,
                                seed=train_set.seed, pin_memory=placement.pin_memory)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = criterion or nn.CrossEntropyLoss()
     skipped: list[str] = []
     for epoch in tqdm(range(config.epochs), desc="fine-tune", unit="epoch", disable=not progress, leave=False):
         train_loader.sampler.set_epoch(epoch)
@@ -100,7 +109,7 @@ def train_classifier(encoder: nn.Module, train_set: VideoClipDataset, num_classe
             if batch["clips"].shape[0] < 2:
                 continue
             optimizer.zero_grad()
-            clips, labels = placement.tensor(batch["clips"][:, 0]), placement.tensor(batch["labels"][:, 0])
+            clips, labels = placement.tensor(batch["clips"][:, 0]), placement.tensor(targets(batch))
             with placement.autocast():
                 loss = loss_fn(model(clips), labels)
             scaler.scale(loss).backward()
@@ -112,9 +121,10 @@ def train_classifier(encoder: nn.Module, train_set: VideoClipDataset, num_classe
 
 
 def predict(model: Classifier, test_set: VideoClipDataset, num_classes: int, batch_size: int, num_workers: int,
-            placement: Placement) -> tuple[torch.Tensor, list[str]]:
-    """Class scores [M, C] (CPU) of every test video: the softmax of each of its views (K clips × S crops),
-    averaged; NaN rows for unreadable videos. → (scores, skipped paths)."""
+            placement: Placement,
+            video_scores: Callable[[torch.Tensor], torch.Tensor] = mean_softmax) -> tuple[torch.Tensor, list[str]]:
+    """Class scores [M, C] (CPU) of every test video: ``video_scores`` of the logits of its views (K clips × S
+    crops; default: their softmax, averaged); NaN rows for unreadable videos. → (scores, skipped paths)."""
     skipped: list[str] = []
     scores = torch.full((len(test_set), num_classes), float("nan"))
     with torch.no_grad():
@@ -126,6 +136,6 @@ def predict(model: Classifier, test_set: VideoClipDataset, num_classes: int, bat
             b, v = batch["clips"].shape[:2]
             with placement.autocast():
                 logits = model(placement.tensor(batch["clips"].flatten(0, 1)))
-            probs = logits.float().softmax(dim=1).view(b, v, -1).mean(dim=1)
+            probs = video_scores(logits.float().view(b, v, -1))
             scores[batch["index"]] = placement.host(probs)
     return scores, skipped

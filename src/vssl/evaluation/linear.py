@@ -1,7 +1,9 @@
-"""Linear probe on frozen per-view features; test predictions are softmax scores averaged over a video's views."""
+"""Linear probe on frozen per-view features; test predictions are by default softmax scores averaged over a video's
+views."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +29,11 @@ class LinearConfig:
     standardize: bool = True  # standardise features with the training mean/std (Feichtenhofer et al. 2021 trains on raw features)
 
 
+def mean_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """Video scores [B, C] from the logits of its views [B, V, C]: the views' softmax, averaged."""
+    return logits.softmax(dim=-1).mean(dim=1)
+
+
 def lr_factor(config: LinearConfig, steps_per_epoch: int):
     """The LR multiplier per optimiser step: warm-up from 0, then cosine or step decay."""
     return schedule_factor(config.schedule, steps_per_epoch, steps_per_epoch * config.epochs, config.warmup_epochs,
@@ -34,9 +41,14 @@ def lr_factor(config: LinearConfig, steps_per_epoch: int):
 
 
 def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
-                       num_classes: int, config: LinearConfig, seed: int = 0,
-                       placement: Placement | None = None) -> torch.Tensor:
+                       num_classes: int, config: LinearConfig, seed: int = 0, placement: Placement | None = None,
+                       criterion: nn.Module | None = None,
+                       video_scores: Callable[[torch.Tensor], torch.Tensor] = mean_softmax) -> torch.Tensor:
     """Train on every view of every training video ([N, V, D] → N·V samples); return test scores [M, C] on the CPU.
+
+    ``criterion`` (default cross-entropy with the class indices [N]) compares the logits with the video's labels
+    (each row of ``train_labels``, e.g. 0/1 rows [N, C] for sigmoid BCE); ``video_scores`` turns a test video's
+    view logits [M, V, C] into its scores (default: the views' softmax, averaged).
 
     With ``standardize`` the features are standardised with the training mean/std. The classifier and the features
     train on ``placement``'s device (default CPU) in fp32; the initial weights and the sample order are drawn on
@@ -46,7 +58,7 @@ def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor,
     generator = torch.Generator().manual_seed(seed)
     n, v, d = train_features.shape
     x = train_features.reshape(n * v, d)
-    y = train_labels.repeat_interleave(v)
+    y = train_labels.repeat_interleave(v, dim=0)
     if config.standardize:
         mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
     else:
@@ -60,7 +72,7 @@ def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor,
     steps_per_epoch = -(-x.shape[0] // config.batch_size)
     optimizer = make_eval_optimizer(config.optimizer, classifier.parameters(), config.lr, config.weight_decay,
                                     "linear.optimizer", lr_factor(config, steps_per_epoch))
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = criterion or nn.CrossEntropyLoss()
     for _ in range(config.epochs):
         order = torch.randperm(x.shape[0], generator=generator)
         for start in range(0, x.shape[0], config.batch_size):
@@ -72,4 +84,4 @@ def train_linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor,
     with torch.no_grad():
         m, vt, _ = test_features.shape
         logits = classifier(placement.tensor((test_features.reshape(m * vt, d) - mean) / std))
-        return placement.host(logits.softmax(dim=1).view(m, vt, -1).mean(dim=1))
+        return placement.host(video_scores(logits.view(m, vt, -1)))

@@ -22,7 +22,15 @@ ROBUSTNESS = "robustness"  # fine-tunes as FINETUNE, then tests on noisy clips (
 TRAINED = (FINETUNE, ROBUSTNESS)  # the protocols that fine-tune: one trained model serves both
 CKA = "cka"  # layer × layer CKA maps between two encoders (vssl.app.cka), not a score of one encoder
 ARROW = "arrow"  # arrow of time: forward vs reversed clips, linear probe (vssl.app.arrow_of_time)
-SPECIAL = (CKA, ARROW)  # protocols with views or encoders of their own, each run by its own module
+COUNTING = "counting"  # repetition counting: a count regression head fine-tuned end to end (vssl.app.counting)
+LOCALIZATION = "localization"  # BSN proposals and detection on snippet features of untrimmed videos (vssl.app.localization)
+ST_DETECTION = "st_detection"  # actions in given boxes, frame-mAP@0.5 (vssl.app.spatiotemporal); named apart from
+#                                 the temporal detection mAP of vssl.evaluation.detection
+# multi-label classification (Charades): BCE linear probe on frozen features, or BCE fine-tuning (vssl.app.multilabel);
+# their label sets hold several classes a video, so they run apart from the single-label protocols
+MULTILABEL = ("multilabel", "multilabel_finetune")
+# protocols with views or encoders of their own, each run by its own module
+SPECIAL = (CKA, ARROW, COUNTING, LOCALIZATION, ST_DETECTION, *MULTILABEL)
 ASLAN = "aslan"  # svm.protocol=aslan: same/not-same pairs of the test split, stored as svm@aslan, label "same"
 
 
@@ -72,6 +80,10 @@ def check_protocol_names(names: list[str]) -> None:
     unknown = [name for name in names if name not in protocol_names()]
     if unknown:
         raise ConfigError(f"unknown protocol '{unknown[0]}' (available: {', '.join(protocol_names())})")
+    others = [name for name in names if name not in MULTILABEL]
+    if others and len(others) < len(names):
+        raise ConfigError(f"protocol '{others[0]}' cannot run with {' or '.join(MULTILABEL)}: they read data.labels "
+                          "as multi-label sets (several classes a video); run them apart")
 
 
 def knn(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor, num_classes: int,

@@ -33,7 +33,14 @@ class SummaryRow:
 
     @property
     def cell(self) -> str:
-        return f"{self.mean:.1f} ± {self.std:.1f}" if self.seeds > 1 else f"{self.mean:.1f}"
+        digits = decimals(self.mean)
+        return f"{self.mean:.{digits}f} ± {self.std:.{digits}f}" if self.seeds > 1 else f"{self.mean:.{digits}f}"
+
+
+def decimals(value: float) -> int:
+    """Digits after the point in tables: 1 for percentages and other values of magnitude 1 or more (and 0), 3 for
+    fractions such as a mean counting error of 0.217 (Thoker 2023, Table 5.8)."""
+    return 1 if value == 0 or abs(value) >= 1 or value != value else 3
 
 
 def encoder_keys(results: list[Result]) -> dict[tuple[str, str], tuple[str, str]]:
@@ -201,7 +208,7 @@ class DifferenceRow(SummaryRow):
 
     @property
     def cell(self) -> str:
-        return f"{self.mean:+.1f}"
+        return f"{self.mean:+.{decimals(self.mean)}f}"
 
 
 def difference_rows(rows: list[SummaryRow], baseline: str = "random",

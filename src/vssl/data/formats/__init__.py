@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 from vssl.core.errors import VsslError
-from vssl.data.formats import (aslan, diving48, epic_kitchens, finegym, hmdb51, kinetics, ntu, ssv2, ucf101,
-                               yupenn)
+from vssl.data.formats import (aslan, charades, diving48, epic_kitchens, finegym, hmdb51, kinetics, ntu, repetition,
+                               ssv2, ucf101, yupenn)
 from vssl.data.formats.aslan import Pair, pair_indices, pairs_path, read_pairs
 from vssl.data.formats.common import (DatasetInfo, Option, VideoResolver, check_test_classes, class_order,
                                       dataset_info_path, horizontal_flip_allowed, read_dataset_info,
@@ -34,6 +35,16 @@ FORMATS = {
     "epic_kitchens": epic_kitchens,
     "yupenn": yupenn,
     "aslan": aslan,
+    "charades": charades,
+    # two formats of one module: an adapter is anything with a docstring, OPTIONS, VIDEO_FOLDERS and load()
+    "ucfrep": SimpleNamespace(__doc__="UCFRep repetition counts (Zhang et al. 2020; SEVERE's UCF-RC, Thoker 2023 "
+                                      "Ch. 4): ucf526/annotations/{train,val}/*.mat over UCF101's videos.",
+                              OPTIONS=repetition.UCFREP_OPTIONS, VIDEO_FOLDERS=repetition.UCFREP_VIDEO_FOLDERS,
+                              load=repetition.load_ucfrep),
+    "countix": SimpleNamespace(__doc__="Countix repetition counts (Dwibedi et al. 2020): annotations/countix_<split>"
+                                       ".csv over Kinetics clips or whole YouTube videos.",
+                               OPTIONS=repetition.COUNTIX_OPTIONS, VIDEO_FOLDERS=repetition.COUNTIX_VIDEO_FOLDERS,
+                               load=repetition.load_countix),
 }
 
 __all__ = ["FORMATS", "DatasetInfo", "Pair", "check_test_classes", "class_order", "dataset_info_path", "describe_format",

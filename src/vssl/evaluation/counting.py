@@ -1,0 +1,126 @@
+"""Repetition counting (Thoker 2023 Ch. 4, UCF-RC): a count regression head fine-tuned end to end, and its metrics."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from vssl.core.errors import VsslError
+from vssl.core.optim import make_eval_optimizer, schedule_factor
+from vssl.core.runtime import Placement
+from vssl.data.formats.repetition import COUNT_LABEL
+from vssl.data.loader import VideoClipDataset, make_loader
+from vssl.data.manifest import Sample
+from vssl.evaluation.finetune import STEP_GAMMA, FinetuneConfig, frozen_stage_modules
+
+
+def counting_metrics(predicted: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """``mean_counting_error``: the mean of |c − g| / g (Thoker 2023 Table 4.4, UCF-RC; lower is better) and
+    ``off_by_one``: the fraction with |c − g| ≤ 1, where c is the predicted count rounded to a whole number (half to
+    even), as Zhang et al. 2020's evaluation (val_2stream.py, which SEVERE's UCF-RC reuses) rounds it before both;
+    g is the true count. Both are fractions, as published."""
+    predicted, target = torch.as_tensor(predicted, dtype=torch.float64), torch.as_tensor(target, dtype=torch.float64)
+    if predicted.dim() != 1 or predicted.shape != target.shape:
+        raise ValueError(f"counting_metrics: expected two equal-length vectors, got {tuple(predicted.shape)} and "
+                         f"{tuple(target.shape)}")
+    if len(target) == 0:
+        raise ValueError("counting_metrics: no videos to score")
+    if not (target > 0).all():
+        raise ValueError(f"counting_metrics: true counts must be positive, got {target[~(target > 0)][0].item()}")
+    miss = (torch.round(predicted) - target).abs()
+    return {"mean_counting_error": (miss / target).mean().item(), "off_by_one": (miss <= 1).double().mean().item()}
+
+
+def counting_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The mean relative error mean(|p − g| / g) of the unrounded count p: the metric itself, trained on."""
+    return ((predicted - target).abs() / target).mean()
+
+
+def sample_counts(samples: list[Sample]) -> torch.Tensor:
+    """The ``count`` label of every sample as a float vector; a VsslError names a sample without a positive one."""
+    counts = []
+    for sample in samples:
+        value = sample.labels.get(COUNT_LABEL, "")
+        if not value.isdigit() or int(value) < 1:
+            raise VsslError(f"{sample.path}: label '{COUNT_LABEL}' must be a positive whole number, got {value!r}")
+        counts.append(float(value))
+    return torch.tensor(counts)
+
+
+class CountRegressor(nn.Module):
+    """Encoder + dropout + a linear head giving one number per clip, the predicted count; the head's bias starts at
+    ``initial_count`` (the training set's mean count), so training begins from the mean predictor."""
+
+    def __init__(self, encoder: nn.Module, feature_dim: int, dropout: float, initial_count: float):
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(feature_dim, 1)
+        nn.init.constant_(self.head.bias, initial_count)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.encoder(x))).squeeze(1)
+
+
+def train_counter(encoder: nn.Module, train_set: VideoClipDataset, config: FinetuneConfig, num_workers: int,
+                  progress: bool, placement: Placement) -> tuple[CountRegressor, Placement, list[str]]:
+    """Train encoder + head end to end on one clip per video of ``train_set`` against its ``count`` labels with
+    ``config``'s optimiser, LR steps, dropout, batch size and frozen stages (the fine-tuning settings); → (the model
+    in eval mode, the placement it runs on, skipped paths)."""
+    counts = sample_counts(train_set.samples)
+    placement = placement.for_model(encoder)
+    model = placement.module(CountRegressor(encoder, encoder.feature_dim, config.dropout, counts.mean().item()))
+    frozen = frozen_stage_modules(encoder, config.freeze_stages)
+    for module in frozen:
+        module.requires_grad_(False)
+    optimizer = make_eval_optimizer(config.optimizer, [p for p in model.parameters() if p.requires_grad], config.lr,
+                                    config.weight_decay, "finetune.optimizer",
+                                    schedule_factor("step", 1, config.epochs, start_factor=1.0,  # once per epoch
+                                                    milestones=config.milestones, gamma=STEP_GAMMA))
+    scaler = torch.amp.GradScaler(placement.device.type, enabled=placement.amp == torch.float16)
+    loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=num_workers, drop_last=True,
+                         seed=train_set.seed, pin_memory=placement.pin_memory)
+    skipped: list[str] = []
+    for epoch in tqdm(range(config.epochs), desc="counting fine-tune", unit="epoch", disable=not progress,
+                      leave=False):
+        loader.sampler.set_epoch(epoch)
+        model.train()
+        for module in frozen:
+            module.eval()  # frozen BatchNorm keeps its running statistics
+        for batch in loader:
+            skipped.extend(batch["skipped"])
+            if batch["clips"].shape[0] < 2:
+                continue
+            optimizer.zero_grad()
+            clips, target = placement.tensor(batch["clips"][:, 0]), placement.tensor(counts[batch["index"]])
+            with placement.autocast():
+                predicted = model(clips)
+            loss = counting_loss(predicted.float(), target)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        optimizer.next_lr()
+    model.eval()
+    return model, placement, skipped
+
+
+def predict_counts(model: CountRegressor, test_set: VideoClipDataset, batch_size: int, num_workers: int,
+                   placement: Placement) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """The predicted count [M] (CPU) of every test video, averaged over its views, a mask [M] of the videos scored
+    (False where unreadable) and the skipped paths."""
+    predicted = torch.full((len(test_set),), float("nan"))
+    scored = torch.zeros(len(test_set), dtype=torch.bool)
+    skipped: list[str] = []
+    with torch.no_grad():
+        for batch in make_loader(test_set, batch_size, shuffle=False, num_workers=num_workers,
+                                 pin_memory=placement.pin_memory):
+            skipped.extend(batch["skipped"])
+            if batch["clips"].numel() == 0:
+                continue
+            b, v = batch["clips"].shape[:2]
+            with placement.autocast():
+                out = model(placement.tensor(batch["clips"].flatten(0, 1)))
+            predicted[batch["index"]] = placement.host(out.float().view(b, v).mean(dim=1))
+            scored[batch["index"]] = True
+    return predicted, scored, skipped
