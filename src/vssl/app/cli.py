@@ -15,23 +15,9 @@ def cmd_demo(args) -> None:
 
 
 def cmd_data_synth(args) -> None:
-    from vssl.data.synthetic import generate
-    from vssl.data.synthetic_boxes import BOXES_PRESETS, generate_boxes
-    from vssl.data.synthetic_multilabel import MULTILABEL_PRESETS, generate_multilabel
-    from vssl.data.synthetic_repetition import REPETITION_PRESETS, generate_repetition
-    from vssl.data.synthetic_untrimmed import UNTRIMMED_PRESETS, generate_untrimmed
+    from vssl.data import synthesize
 
-    if args.preset in BOXES_PRESETS:  # 1-2 sprites a video, boxed per keyframe in AVA's CSV format
-        manifest = generate_boxes(args.out, preset=args.preset, seed=args.seed, progress=not args.quiet)
-    elif args.preset in UNTRIMMED_PRESETS:  # long videos with action segments, ActivityNet JSON ground truth
-        manifest = generate_untrimmed(args.out, preset=args.preset, seed=args.seed, progress=not args.quiet)
-    elif args.preset in MULTILABEL_PRESETS:  # several sprites a video, each its own motion class: a label set each
-        manifest = generate_multilabel(args.out, preset=args.preset, seed=args.seed, progress=not args.quiet)
-    elif args.preset in REPETITION_PRESETS:  # one sprite repeating a periodic action, label set 'count'
-        manifest = generate_repetition(args.out, preset=args.preset, seed=args.seed, progress=not args.quiet)
-    else:
-        manifest = generate(args.out, preset=args.preset, seed=args.seed, workers=args.workers,
-                            progress=not args.quiet)
+    manifest = synthesize(args.out, preset=args.preset, seed=args.seed, workers=args.workers, progress=not args.quiet)
     print(f"wrote {manifest}")
 
 
@@ -261,15 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="generate, index, cache and check datasets").add_subparsers(
         dest="data_command", required=True)
+    from vssl.data import task_generators
     from vssl.data.synthetic import PRESETS as SYNTH_PRESETS
-    from vssl.data.synthetic_boxes import BOXES_PRESETS
-    from vssl.data.synthetic_multilabel import MULTILABEL_PRESETS
-    from vssl.data.synthetic_repetition import REPETITION_PRESETS
-    from vssl.data.synthetic_untrimmed import UNTRIMMED_PRESETS
 
     p = data.add_parser("synth", help="write the synthetic video benchmark (mp4 files + manifest.csv)",
-                        epilog=f"presets: {', '.join([*SYNTH_PRESETS, *UNTRIMMED_PRESETS, *MULTILABEL_PRESETS])}, "
-                               f"{', '.join([*REPETITION_PRESETS, *BOXES_PRESETS])} "
+                        epilog=f"presets: {', '.join([*SYNTH_PRESETS, *task_generators()])} "
                                "(world32_untrimmed: long videos with action segments for localization, ActivityNet "
                                "JSON ground truth; world32_multilabel: 2-3 sprites a video, label set 'motions' "
                                "of their motion classes, for `vssl eval multilabel`; world32_repetition: one sprite "

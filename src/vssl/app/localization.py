@@ -1,7 +1,7 @@
 """`vssl eval localization`: temporal action proposals and detection on frozen snippet features of untrimmed
-videos (Resnick et al. 2019 §4, BSN): features from the feature cache, TEM and PEM trained on the training split,
-scored on the test split; results go to the store, and the proposals (ActivityNet results JSON), the recall-vs-tIoU
-curve (PNG) and the per-class recall (CSV) to a folder beside it."""
+videos (Resnick et al. 2019, Tables 3–4; BSN): features from the feature cache, TEM and PEM trained on the
+training split, scored on the test split; results go to the store, and the proposals (ActivityNet results JSON),
+the recall-vs-tIoU curve (PNG) and the per-class recall (CSV) to a folder beside it."""
 
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ from vssl.core.io import write_text_atomic
 from vssl.data.clip_store import build_clip_store, open_clip_store
 from vssl.data.formats import class_order
 from vssl.data.manifest import read_manifest
-from vssl.data.synthetic import SynthConfig, generate, resolve_config
+from vssl.data import synthesize, task_generators
+from vssl.data.synthetic import SynthConfig, resolve_config
 from vssl.results.report import (AGREEMENT_HEADERS, comparison_table, difference_rows, format_table,
                                  ranking_agreement, summarise, summary_csv)
 from vssl.results.store import ResultStore
@@ -66,16 +67,24 @@ def load_study(preset: str, overrides: list[str] = ()) -> StudyConfig:
 
 def ensure_synthetic(out: Path, preset: str | SynthConfig, seed: int, progress: bool) -> Path:
     """Generate the benchmark unless the same preset and seed already lie in ``out`` (it is deterministic), then
-    decode it once into a clip store (``vssl data cache``) unless a valid one exists."""
+    decode it once into a clip store (``vssl data cache``) unless a valid one exists. A task-shift benchmark
+    (``vssl.data.task_generators``: long untrimmed videos among them) gets no clip store."""
     manifest, meta = out / "manifest.csv", out / "synth.json"
+    task = isinstance(preset, str) and preset in task_generators()
+    wanted = {"preset": preset, "seed": seed} if task else None
     current = False
     if manifest.is_file() and meta.is_file():
         info = json.loads(meta.read_text())
-        wanted = json.loads(json.dumps(asdict(resolve_config(preset))))  # as synth.json stores it
-        current = info.get("config") == wanted and info.get("seed") == seed
+        if task:
+            current = info == wanted
+        else:
+            config = json.loads(json.dumps(asdict(resolve_config(preset))))  # as synth.json stores it
+            current = info.get("config") == config and info.get("seed") == seed
     if not current:
-        generate(out, preset=preset, seed=seed, progress=progress)
-    if open_clip_store(manifest) is None:
+        synthesize(out, preset=preset, seed=seed, progress=progress)
+        if task:  # written last: a generation cut short is redone
+            write_text_atomic(meta, json.dumps(wanted))
+    if not task and open_clip_store(manifest) is None:
         build_clip_store(manifest, progress=progress)
     return manifest
 

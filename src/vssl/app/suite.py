@@ -22,6 +22,9 @@ from vssl.core.config import from_dict, load_preset, ranged
 from vssl.core.errors import ConfigError
 from vssl.core.io import write_text_atomic
 from vssl.evaluation.feature_cache import file_sha256
+from vssl.results.report import summarise
+from vssl.results.store import ResultStore
+from vssl.results.task_agreement import TaskScore, task_agreement_report
 
 DONE, FAILED, TODO = "done", "failed", "todo"
 EXECUTORS = ("process", "local", "slurm")  # process: a pool of `vssl eval` processes here; local/slurm: submitit
@@ -34,6 +37,8 @@ class SuiteTask:
     synthetic: str = ""  # a synthetic benchmark preset, generated under <out>/data/<preset>
     dataset: str = ""  # or a dataset name of datasets.yaml
     overrides: tuple[str, ...] = ()
+    score: str = ""  # the task's headline "label/metric" (e.g. motion/top1): enters the task agreement table
+    lower_is_better: bool = False  # the score is an error (e.g. count/mean_counting_error)
 
 
 @dataclass
@@ -60,7 +65,25 @@ def load_suite(name: str) -> SuiteConfig:
     for task, spec in config.tasks.items():
         if bool(spec.synthetic) == bool(spec.dataset):
             raise ConfigError(f"suite '{name}': tasks.{task} needs exactly one of 'synthetic' and 'dataset'")
+        if spec.score and spec.score.count("/") != 1:
+            raise ConfigError(f"suite '{name}': tasks.{task}.score={spec.score!r} must look like label/metric")
     return config
+
+
+def headline_scores(config: SuiteConfig) -> dict[str, TaskScore]:
+    """task → its headline score, for the tasks that name one (a suite stores a task's results as its dataset)."""
+    return {task: TaskScore(task, *spec.score.split("/"), spec.lower_is_better)
+            for task, spec in config.tasks.items() if spec.score}
+
+
+def write_task_agreement(config: SuiteConfig, out: Path) -> None:
+    """``task_agreement.md``: each task's headline per encoder and Kendall's τ between the tasks' rankings."""
+    tasks = headline_scores(config)
+    if len(tasks) < 2:
+        return
+    text = task_agreement_report(summarise(ResultStore(out / "results.sqlite").query()), tasks)
+    write_text_atomic(out / "task_agreement.md", text)
+    print("\n" + text + f"written: {out / 'task_agreement.md'}")
 
 
 def encoder_identity(encoder: str) -> str:
@@ -239,4 +262,5 @@ def run_suite(suite: str, encoders: list[str], out: str | Path, seeds: int = 3, 
         print(f"failed: {job.hash} {job.task} seed {job.seed} {job.encoder}: {error}")
     if (out / "results.sqlite").is_file():
         write_tables(out / "results.sqlite", out, seeds=seeds)
+        write_task_agreement(config, out)
     return planned

@@ -156,7 +156,7 @@ class RhoClipSampler(_StridedClipSampler):
 
 class SnippetSampler(_StridedClipSampler):
     """``scale`` clips along an untrimmed video, one per position of BSN's rescaled temporal axis (Lin et al. 2018
-    §4.1; Resnick et al. 2019 §4): the video is cut into snippets of ``snippet_stride`` frames, and position t
+    §4.1; Resnick et al. 2019, Tables 3–4): the video is cut into snippets of ``snippet_stride`` frames, and position t
     (its cell [t, t + 1) / scale of the video) reads the snippet holding the cell's centre frame, as nearest-snippet
     rescaling to ``scale``. A snippet's clip is centred on the snippet (clamped into the video). ``rng`` is ignored.
     """

@@ -1,4 +1,4 @@
-"""BSN, Boundary-Sensitive Network (Lin et al. 2018), on frozen snippet features (Resnick et al. 2019 §4): the
+"""BSN, Boundary-Sensitive Network (Lin et al. 2018), on frozen snippet features (Resnick et al. 2019, Tables 3–4): the
 temporal evaluation module (TEM), proposal generation (PGM) with boundary-sensitive proposal features, the proposal
 evaluation module (PEM), proposal scores and Gaussian Soft-NMS. Positions are on the rescaled temporal axis of
 ``scale`` snippets (100 in BSN), times as fractions of the video in [0, 1].

@@ -1,4 +1,4 @@
-"""Temporal action localization on frozen snippet features (Resnick et al. 2019 §4; BSN, Lin et al. 2018): the
+"""Temporal action localization on frozen snippet features (Resnick et al. 2019, Tables 3–4; BSN, Lin et al. 2018): the
 "NFC"/"DFC" front ends, TEM and PEM training, scored proposals per video, and their metrics (AR@AN, recall against
 tIoU, per-class recall, detection mAP with a video-level classifier). Times are fractions of a video in [0, 1]
 until :func:`to_seconds`.
@@ -18,7 +18,7 @@ from vssl.evaluation import bsn
 from vssl.evaluation.detection import ACTIVITYNET_DETECTION_TIOU, THUMOS_DETECTION_TIOU, detection_map
 from vssl.evaluation.proposals import ACTIVITYNET_TIOU, AN_POINTS, THUMOS_TIOU, average_recall_at, recall_at_tiou
 
-FRONT_ENDS = ("nfc", "dfc")  # Resnick et al. 2019 §4: raw frozen features, or a trained reducer to 400-d
+FRONT_ENDS = ("nfc", "dfc")  # Resnick et al. 2019, Tables 3–4: raw frozen features, or a trained reducer to 400-d
 TIOU_SETS = {"thumos": (THUMOS_TIOU, THUMOS_DETECTION_TIOU), "activitynet": (ACTIVITYNET_TIOU,
                                                                               ACTIVITYNET_DETECTION_TIOU)}
 RECALL_BUDGET = 100  # per-class recall and the recall-vs-tIoU curve at AR@100's budget (BSN's headline AN)
@@ -32,11 +32,12 @@ class LocalizationConfig:
     annotations: str = ""
     snippet_stride: int = ranged(16, ge=1)  # frames per snippet (BSN §4.1: 16 on ActivityNet)
     scale: int = ranged(bsn.TEMPORAL_SCALE, ge=4)  # snippet features rescaled to 100 positions (BSN §4.1)
-    front_end: str = "nfc"  # nfc | dfc (Resnick et al. 2019 §4)
-    reduced_dim: int = ranged(400, ge=1)  # DFC's width (Resnick et al. 2019 §4)
-    tiou: str = "thumos"  # thumos: AR over tIoU 0.5:0.05:1.0, mAP at 0.3–0.7 | activitynet: 0.5:0.05:0.95, mAP at 0.5/0.75/0.95
+    front_end: str = "nfc"  # nfc | dfc (the rows of Resnick et al. 2019, Tables 3–4)
+    reduced_dim: int = ranged(400, ge=1)  # DFC's width (Resnick et al. 2019, Tables 3–4)
+    # thumos: AR over tIoU 0.5:0.05:1.0, mAP at 0.3–0.7 | activitynet: AR over 0.5:0.05:0.95, mAP at 0.5/0.75/0.95
+    tiou: str = "thumos"
     batch_size: int = ranged(16, ge=1)  # videos per step, TEM and PEM (BSN's released defaults)
-    tem_epochs: int = ranged(30, ge=1)  # TEM: Adam 1e-3, 30 epochs, lr × 0.1 every 7 (Resnick et al. 2019 §4)
+    tem_epochs: int = ranged(30, ge=1)  # TEM: Adam 1e-3, 30 epochs, lr × 0.1 every 7 (Resnick et al. 2019's BSN fork)
     tem_lr: float = ranged(1e-3, gt=0)
     tem_step: int = ranged(7, ge=1)
     tem_weight_decay: float = ranged(1e-4, ge=0)  # BSN's released defaults
@@ -47,7 +48,8 @@ class LocalizationConfig:
     gamma: float = ranged(0.1, gt=0)
     soft_nms_epsilon: float = ranged(bsn.SOFT_NMS_EPSILON, gt=0)
     max_proposals: int = ranged(bsn.MAX_PROPOSALS, ge=1)
-    classes_per_video: int = ranged(2, ge=1)  # detection: each proposal with the video's top classes (BSN §4.3: 2 on THUMOS14)
+    # detection: each proposal with the video's top classes (BSN §4.3: 2 on THUMOS14)
+    classes_per_video: int = ranged(2, ge=1)
 
     def check(self) -> None:
         if self.front_end not in FRONT_ENDS:
