@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import lightning as L
+import torch
 import yaml
 from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -19,6 +20,7 @@ from vssl.core.config import from_dict, ranged, to_dict
 from vssl.core.errors import ConfigError, VsslError
 from vssl.core.io import ensure_directory, write_json_atomic, write_text_atomic
 from vssl.core.optim import OptimConfig
+from vssl.core.cpu_bf16 import ensure_sound_cpu_bf16
 from vssl.core.runtime import quiet_lightning, share_cpu_with_workers
 from vssl.data.clip_store import ClipStore, open_clip_store
 from vssl.data.formats import class_order, horizontal_flip_allowed, read_dataset_info
@@ -208,6 +210,9 @@ def run_pretrain(config: PretrainConfig) -> Path:
         callbacks.append(monitor)
     if config.train.progress:
         callbacks.append(StderrProgressBar())  # stdout: results only
+    if str(config.train.precision).startswith("bf16") and (config.train.accelerator == "cpu"
+                                                           or not torch.cuda.is_available()):
+        ensure_sound_cpu_bf16()
     trainer = L.Trainer(max_epochs=config.train.epochs, accelerator=config.train.accelerator,
                         devices=config.train.devices, num_nodes=config.train.num_nodes,
                         strategy=config.train.strategy, sync_batchnorm=config.train.sync_batchnorm,

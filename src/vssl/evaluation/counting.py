@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from vssl.core.errors import VsslError
-from vssl.core.optim import make_eval_optimizer, schedule_factor
 from vssl.core.runtime import Placement
 from vssl.data.formats.repetition import COUNT_LABEL
 from vssl.data.loader import VideoClipDataset, make_loader
 from vssl.data.manifest import Sample
-from vssl.evaluation.finetune import STEP_GAMMA, FinetuneConfig, frozen_stage_modules
+from vssl.evaluation.finetune import FinetuneConfig, train_end_to_end
 
 
 def counting_metrics(predicted: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
@@ -71,37 +69,15 @@ def train_counter(encoder: nn.Module, train_set: VideoClipDataset, config: Finet
     counts = sample_counts(train_set.samples)
     placement = placement.for_model(encoder)
     model = placement.module(CountRegressor(encoder, encoder.feature_dim, config.dropout, counts.mean().item()))
-    frozen = frozen_stage_modules(encoder, config.freeze_stages)
-    for module in frozen:
-        module.requires_grad_(False)
-    optimizer = make_eval_optimizer(config.optimizer, [p for p in model.parameters() if p.requires_grad], config.lr,
-                                    config.weight_decay, "finetune.optimizer",
-                                    schedule_factor("step", 1, config.epochs, start_factor=1.0,  # once per epoch
-                                                    milestones=config.milestones, gamma=STEP_GAMMA))
-    scaler = torch.amp.GradScaler(placement.device.type, enabled=placement.amp == torch.float16)
-    loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=num_workers, drop_last=True,
-                         seed=train_set.seed, pin_memory=placement.pin_memory)
-    skipped: list[str] = []
-    for epoch in tqdm(range(config.epochs), desc="counting fine-tune", unit="epoch", disable=not progress,
-                      leave=False):
-        loader.sampler.set_epoch(epoch)
-        model.train()
-        for module in frozen:
-            module.eval()  # frozen BatchNorm keeps its running statistics
-        for batch in loader:
-            skipped.extend(batch["skipped"])
-            if batch["clips"].shape[0] < 2:
-                continue
-            optimizer.zero_grad()
-            clips, target = placement.tensor(batch["clips"][:, 0]), placement.tensor(counts[batch["index"]])
-            with placement.autocast():
-                predicted = model(clips)
-            loss = counting_loss(predicted.float(), target)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        optimizer.next_lr()
-    model.eval()
+
+    def batch_loss(batch: dict) -> torch.Tensor:
+        clips, target = placement.tensor(batch["clips"][:, 0]), placement.tensor(counts[batch["index"]])
+        with placement.autocast():
+            predicted = model(clips)
+        return counting_loss(predicted.float(), target)
+
+    skipped = train_end_to_end(model, encoder, train_set, config, num_workers, progress, placement, batch_loss,
+                               "counting fine-tune")
     return model, placement, skipped
 
 

@@ -87,6 +87,25 @@ def train_classifier(encoder: nn.Module, train_set: VideoClipDataset, num_classe
     its autocast; fp16 scales the loss with a GradScaler."""
     placement = (placement or Placement.of(encoder)).for_model(encoder)
     model = placement.module(Classifier(encoder, encoder.feature_dim, num_classes, config.dropout))
+    loss_fn = criterion or nn.CrossEntropyLoss()
+
+    def batch_loss(batch: dict) -> torch.Tensor:
+        clips, labels = placement.tensor(batch["clips"][:, 0]), placement.tensor(targets(batch))
+        with placement.autocast():
+            return loss_fn(model(clips), labels)
+
+    skipped = train_end_to_end(model, encoder, train_set, config, num_workers, progress, placement, batch_loss,
+                               "fine-tune")
+    return model, placement, skipped
+
+
+def train_end_to_end(model: nn.Module, encoder: nn.Module, train_set: VideoClipDataset, config: FinetuneConfig,
+                     num_workers: int, progress: bool, placement: Placement,
+                     batch_loss: Callable[[dict], torch.Tensor], desc: str) -> list[str]:
+    """The fine-tuning loop shared by every head on an encoder: ``config``'s optimiser, per-epoch LR steps, frozen
+    stages (in eval mode, so frozen BatchNorm keeps its statistics), one random clip per video and batch;
+    ``batch_loss(batch)`` computes the loss on ``placement``; fp16 scales it with a GradScaler. → skipped paths;
+    the model is left in eval mode."""
     frozen = frozen_stage_modules(encoder, config.freeze_stages)
     for module in frozen:
         module.requires_grad_(False)
@@ -97,27 +116,24 @@ def train_classifier(encoder: nn.Module, train_set: VideoClipDataset, num_classe
     scaler = torch.amp.GradScaler(placement.device.type, enabled=placement.amp == torch.float16)
     train_loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=num_workers, drop_last=True,
                                seed=train_set.seed, pin_memory=placement.pin_memory)
-    loss_fn = criterion or nn.CrossEntropyLoss()
     skipped: list[str] = []
-    for epoch in tqdm(range(config.epochs), desc="fine-tune", unit="epoch", disable=not progress, leave=False):
+    for epoch in tqdm(range(config.epochs), desc=desc, unit="epoch", disable=not progress, leave=False):
         train_loader.sampler.set_epoch(epoch)
         model.train()
         for module in frozen:
-            module.eval()  # frozen BatchNorm keeps its running statistics
+            module.eval()
         for batch in train_loader:
             skipped.extend(batch["skipped"])
             if batch["clips"].shape[0] < 2:
                 continue
             optimizer.zero_grad()
-            clips, labels = placement.tensor(batch["clips"][:, 0]), placement.tensor(targets(batch))
-            with placement.autocast():
-                loss = loss_fn(model(clips), labels)
+            loss = batch_loss(batch)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
         optimizer.next_lr()
     model.eval()
-    return model, placement, skipped
+    return skipped
 
 
 def predict(model: Classifier, test_set: VideoClipDataset, num_classes: int, batch_size: int, num_workers: int,
