@@ -36,6 +36,7 @@ from vssl.data.formats import check_test_classes, class_order, horizontal_flip_a
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset
 from vssl.data.manifest import Sample, read_manifest
+from vssl.data.modality import ModalityFiles, check_modality, for_modality
 from vssl.data.sampling import RandomClipSampler, UniformClipSampler
 from vssl.data.transforms import build_multi_crop_eval_transform, build_train_transform
 from vssl.evaluation.feature_cache import FeatureCache, cached_tap_features, file_sha256, state_dict_sha256
@@ -47,7 +48,8 @@ from vssl.evaluation.metrics import classification_metrics
 from vssl.evaluation.cka import CkaConfig
 from vssl.evaluation.localization import LocalizationConfig
 from vssl.evaluation.protocols import (ARROW, ASLAN, CKA, COUNTING, FINETUNE, FROZEN, LOCALIZATION, ROBUSTNESS,
-                                       TRAINED, aslan, MULTILABEL, ST_DETECTION, check_protocol_names)
+                                       TRAINED, aslan, MULTILABEL, SKELETON, ST_DETECTION,
+                                       check_protocol_names)
 from vssl.evaluation.retrieval import RetrievalConfig
 from vssl.evaluation.roi_head import StDetectionConfig
 from vssl.evaluation.robustness import Corruption, RobustnessConfig, robustness_metrics
@@ -94,6 +96,13 @@ class EncoderConfig:
     # 0.37645], std [0.22803, 0.22145, 0.216989]; VideoMAE: ImageNet's [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    # input modality (vssl.data.modality) of a random init or another tool's weights: rgb | flow | depth; "" = rgb.
+    # vssl's own files record theirs, and the test and training clips are built in it
+    modality: str = ""
+
+    def __post_init__(self):
+        if self.modality:
+            check_modality(self.modality, "encoder.modality")
 
 
 @dataclass
@@ -133,7 +142,7 @@ def encoder_name(config: EncoderConfig) -> str:
     if config.name:
         return config.name
     if config.checkpoint == "random":
-        return "random"
+        return "random" if config.modality in ("", "rgb") else f"random-{config.modality}"
     folder = Path(os.path.abspath(config.checkpoint)).parent
     if folder.name == "checkpoints":
         folder = folder.parent
@@ -165,9 +174,9 @@ def config_spec(config: EncoderConfig) -> EncoderSpec:
 
 
 def with_normalisation(spec: EncoderSpec, config: EncoderConfig) -> EncoderSpec:
-    """``spec`` with ``encoder.mean`` / ``encoder.std`` where they are set."""
+    """``spec`` with ``encoder.mean`` / ``encoder.std`` / ``encoder.modality`` where they are set."""
     return replace(spec, mean=spec.mean if config.mean is None else config.mean,
-                   std=spec.std if config.std is None else config.std)
+                   std=spec.std if config.std is None else config.std, modality=config.modality or spec.modality)
 
 
 class EncoderSource:
@@ -185,13 +194,17 @@ class EncoderSource:
             self.identity = None
         else:
             self.module, report, foreign, spec = load_any_encoder(config.checkpoint, self.spec)
+            if not foreign and config.modality and config.modality != spec.modality:
+                raise ConfigError(f"encoder.modality={config.modality}: {config.checkpoint} records its own input, "
+                                  f"{spec.modality} clips; leave encoder.modality unset for vssl files")
             self.spec, self.loaded = with_normalisation(spec, config), True
             if foreign:  # always one line for a foreign file, only on a problem for ours
                 print(key_report_line(config.backbone, self.module, report))
             elif report.missing or report.unexpected:
                 print(f"{config.checkpoint}: {report.summary()}")
             self.missing = set(report.missing)
-            into = {"loaded_into": {"backbone": config.backbone, **self.spec.kwargs}} if foreign else {}
+            modality = {"modality": self.spec.modality} if self.spec.modality != "rgb" else {}
+            into = {"loaded_into": {"backbone": config.backbone, **self.spec.kwargs, **modality}} if foreign else {}
             self.identity = {"checkpoint_sha256": file_sha256(config.checkpoint), **into}
 
     def tap_names(self, build: Callable[[], nn.Module]) -> tuple[str, ...]:
@@ -243,6 +256,11 @@ class EvalData:
         self.index = build_index(self.train + self.test, cache=index_path_for(config.manifest), progress=progress)
         # the store holds the very frames decoding gives, so the feature cache key does not depend on it
         self.store = open_clip_store(config.manifest) if config.clip_store else None
+        # the encoder's input modality: clips from its files (a depth video) and in its encoding (optical flow)
+        self.modality = "rgb" if spec is None else spec.modality
+        self.files = None if self.modality == "rgb" else ModalityFiles(config.manifest, (self.modality,))
+        if self.files is not None:
+            self.files.check(self.train + self.test)
 
     def train_samples(self, label: str) -> list[Sample]:
         """Every training sample, or the class-balanced subset of ``data.train_subset`` balanced on ``label``."""
@@ -264,8 +282,8 @@ class EvalData:
             sampler = sampler or UniformClipSampler(c.clip_len, c.stride, c.num_clips)
             transform = build_multi_crop_eval_transform(c.test_crop_size or c.crop_size, c.short_side, c.crops,
                                                         **self.normalise)
-        return VideoClipDataset(samples, self.index, sampler, transform, labels, self.classes, seed=seed,
-                                store=self.store, frame_filter=frame_filter)
+        return VideoClipDataset(samples, self.index, sampler, for_modality(transform, self.modality), labels,
+                                self.classes, seed=seed, store=self.store, frame_filter=frame_filter, files=self.files)
 
     def views_key(self) -> dict:
         """What determines a video's frozen test views (part of the feature cache key); the normalisation only
@@ -275,6 +293,8 @@ class EvalData:
                "crop_size": c.test_crop_size or c.crop_size, "short_side": c.short_side}
         if self.normalise:
             key["normalise"] = {k: list(v) for k, v in self.normalise.items()}
+        if self.modality != "rgb":  # likewise
+            key["modality"] = self.modality
         return key
 
 
@@ -284,7 +304,8 @@ def encoder_key(config: EncoderConfig, seed: int, encoder_id: dict | None) -> di
     if encoder_id is not None:
         return encoder_id
     depth = None if config.depth is None else list(config.depth)
-    return {"random": {"backbone": config.backbone, "width": config.width, "depth": depth, "seed": seed}}
+    modality = {"modality": config.modality} if config.modality not in ("", "rgb") else {}  # RGB keys as before
+    return {"random": {"backbone": config.backbone, "width": config.width, "depth": depth, "seed": seed, **modality}}
 
 
 def feature_cache_for(config: EvalConfig) -> FeatureCache:
@@ -442,6 +463,9 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
         raise VsslError(f"encoder.checkpoint: file not found: {config.encoder.checkpoint}")
     Placement.for_eval(config.device, config.amp)  # a device or precision this machine lacks fails before any work
     ResultStore.check_writable(config.store)  # an unwritable or foreign store fails before any work too
+    if any(p in SKELETON for p in protocols):  # skeleton sequences, not videos: their own data and features
+        from vssl.app.skeleton_eval import run_skeleton_eval  # it builds on this module
+        return run_skeleton_eval(protocols, config, encoder, timing)
     with timing.phase("setup"):
         source = EncoderSource(config.encoder, encoder)
         if encoder is not None and not config.encoder.name:

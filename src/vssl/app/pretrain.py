@@ -26,7 +26,9 @@ from vssl.data.clip_store import ClipStore, open_clip_store
 from vssl.data.formats import class_order, horizontal_flip_allowed, read_dataset_info
 from vssl.data.index import build_index, index_path_for
 from vssl.data.loader import VideoClipDataset, make_loader
-from vssl.data.manifest import read_manifest
+from vssl.data.modality import check_modality
+from vssl.data.manifest import Sample, read_manifest
+from vssl.data.pool_subsets import nested_balanced_subset
 from vssl.evaluation.monitor import KnnMonitor, MonitorConfig
 from vssl.methods.registry import get_method
 from vssl.models.checkpoints import save_encoder
@@ -49,6 +51,13 @@ class PretrainDataConfig:
     flip: bool = True  # off for direction-sensitive datasets such as Something-Something v2
     num_workers: int = ranged(2, ge=0)
     clip_store: bool = True  # read frames from `vssl data cache`'s store when a valid one exists, else decode files
+    modality: str = "rgb"  # what the trained encoder sees: rgb | flow | depth (vssl.data.modality; modality_transfer)
+    # pre-train on this many videos of `split`, class-balanced and nested (vssl.data.pool_subsets; Kumar et al. 2023
+    # §4.2, Table 2: 10k ⊂ 30k ⊂ 50k of K400); 0 = the whole split
+    subset: int = ranged(0, ge=0)
+    subset_label: str = "motion"  # the label set it is balanced on: the synthetic benchmarks' action classes
+    # (`label` for an imported Kinetics); the labels only pick the videos, the method never sees them
+    subset_seed: int = ranged(0, ge=0)  # draws the subset, apart from train.seed: every seed sees the same videos
 
 
 @dataclass
@@ -76,10 +85,17 @@ class TrainConfig:
     sync_batchnorm: bool = False  # Feichtenhofer et al. 2021 §B.1: SyncBN for BYOL, SimCLR, SwAV; per-GPU BN for MoCo. GPU only
     precision: str = "32-true"
     progress: bool = True
+    # also write encoder_epoch<N>.pt beside encoder.pt after these epochs: one run's stages of training (Kumar et al.
+    # 2023 Table 3: 50/100/150/200 epochs)
+    save_encoders_at: tuple[int, ...] = ranged((), ge=1)
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"train.strategy: expected one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        self.save_encoders_at = tuple(self.save_encoders_at)
+        beyond = [epoch for epoch in self.save_encoders_at if epoch > self.epochs]
+        if beyond:
+            raise ConfigError(f"train.save_encoders_at: epoch {beyond[0]} lies beyond train.epochs={self.epochs}")
         for key in ("devices", "num_nodes"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"train.{key}: expected a count >= 1, got {getattr(self, key)!r}")
@@ -107,7 +123,8 @@ def encoder_spec(config: PretrainConfig) -> EncoderSpec:
     """The encoder this run trains: its backbone and the clips it sees (Kinetics-normalised, as every transform)."""
     data = config.data
     return EncoderSpec(config.model.backbone, {"width": config.model.width, "depth": config.model.depth},
-                       clip_len=data.clip_len, stride=data.stride, crop_size=data.crop_size)
+                       clip_len=data.clip_len, stride=data.stride, crop_size=data.crop_size,
+                       modality=check_modality(data.modality, "data.modality"))
 
 
 class SaveVsslSpec(L.Callback):
@@ -118,6 +135,25 @@ class SaveVsslSpec(L.Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
         checkpoint["vssl"] = self.spec
+
+
+def epoch_encoder_path(run_dir: str | Path, epoch: int) -> Path:
+    """Where ``train.save_encoders_at`` writes the encoder after ``epoch`` (counted from 1)."""
+    return Path(run_dir) / f"encoder_epoch{epoch}.pt"
+
+
+class SaveEncoderAtEpochs(L.Callback):
+    """Write the encoder after each listed epoch through `save_encoder`, as the final encoder.pt (atomically; process
+    0 under DDP). Lightning calls checkpoint callbacks after this one, so no epoch's last.ckpt exists without its
+    encoder file, and a resumed run cannot skip one."""
+
+    def __init__(self, epochs: tuple[int, ...], run_dir: Path, spec: EncoderSpec):
+        self.epochs, self.run_dir, self.spec = set(epochs), run_dir, spec
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        epoch = trainer.current_epoch + 1
+        if epoch in self.epochs and trainer.is_global_zero:
+            save_encoder(epoch_encoder_path(self.run_dir, epoch), pl_module.encoder, self.spec)
 
 
 class LogIntervalFromEpoch(L.Callback):
@@ -160,6 +196,16 @@ def finite_or_none(value) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+def pretraining_samples(data: PretrainDataConfig) -> list[Sample]:
+    """The videos of ``data.split``, or its nested class-balanced subset of ``data.subset`` videos."""
+    samples = read_manifest(data.manifest, split=data.split)
+    if not samples:
+        raise VsslError(f"{data.manifest}: no samples in split '{data.split}'")
+    if data.subset:
+        samples = nested_balanced_subset(samples, data.subset_label, data.subset, data.subset_seed)
+    return samples
+
+
 def run_pretrain(config: PretrainConfig) -> Path:
     """Train; returns the run folder holding config.yaml, checkpoints/, logs/, encoder.pt and summary.json."""
     if not config.data.manifest:
@@ -177,18 +223,19 @@ def run_pretrain(config: PretrainConfig) -> Path:
     L.seed_everything(config.train.seed, workers=True, verbose=False)
     quiet_lightning()
     share_cpu_with_workers(config.data.num_workers)
-    samples = read_manifest(config.data.manifest, split=config.data.split)
-    if not samples:
-        raise VsslError(f"{config.data.manifest}: no samples in split '{config.data.split}'")
-    index = build_index(samples, cache=index_path_for(config.data.manifest), progress=config.train.progress)
-    store = open_clip_store(config.data.manifest) if config.data.clip_store else None
+    samples = pretraining_samples(config.data)
+    build_dataset = getattr(method_class, "build_dataset", None)  # a method that reads no videos (skeletons)
+    index = None if build_dataset else build_index(samples, cache=index_path_for(config.data.manifest),
+                                                   progress=config.train.progress)
+    store = open_clip_store(config.data.manifest) if config.data.clip_store and not build_dataset else None
     prepared = method_class.prepare(method_config, config.data, progress=config.train.progress)
     label_sets = list(method_class.label_sets(method_config))
     classes = {name: class_order(config.data.manifest, samples, name) for name in label_sets}
-    dataset = VideoClipDataset(samples, index, method_class.build_sampler(method_config, config.data),
-                               method_class.build_transform(method_config, config.data), label_sets, classes,
-                               repeat=method_class.views_per_clip(method_config), seed=config.train.seed,
-                               store=store)
+    dataset = build_dataset(method_config, config.data, samples, config.train.seed) if build_dataset else \
+        VideoClipDataset(samples, index, method_class.build_sampler(method_config, config.data),
+                         method_class.build_transform(method_config, config.data), label_sets, classes,
+                         repeat=method_class.views_per_clip(method_config), seed=config.train.seed,
+                         store=store, files=method_class.input_files(method_config, config.data))
     if len(dataset) < config.train.batch_size:
         raise VsslError(f"{config.data.manifest}: only {len(dataset)} readable videos in split "
                         f"'{config.data.split}', fewer than train.batch_size={config.train.batch_size}")
@@ -203,8 +250,12 @@ def run_pretrain(config: PretrainConfig) -> Path:
     # keep the newest epoch checkpoint plus last.ckpt, written after every epoch (what `resume` continues from)
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_epochs=1, save_top_k=1)
     callbacks = [LogIntervalFromEpoch(), checkpoint, SaveVsslSpec(spec), RandomStates()]
+    if config.train.save_encoders_at:
+        callbacks.append(SaveEncoderAtEpochs(config.train.save_encoders_at, out, spec))
     if config.train.checkpoint_every_steps:
         callbacks.append(step_checkpoint(out / "checkpoints", config.train.checkpoint_every_steps))
+    if config.monitor.label and config.data.modality != "rgb":
+        raise ConfigError(f"monitor.label: the kNN monitor reads RGB clips; data.modality={config.data.modality}")
     monitor = build_monitor(config, store) if config.monitor.label else None
     if monitor is not None:
         callbacks.append(monitor)

@@ -1,9 +1,13 @@
-"""`vssl study`: a grid of pre-training runs × seeds on one benchmark, each evaluated the same way, as one table.
+"""`vssl study`: a grid of pre-training runs × seeds, each evaluated the same way, as one table.
 
 A study preset (``configs/study/<name>.yaml``) names the synthetic benchmark (generated once under the output
 folder) or a manifest, the evaluation preset and protocols, the number of seeds, reference encoders (``random``)
-and the runs: a name → a pre-training preset plus overrides. Every run of every seed trains in its own folder
-and is skipped when its ``encoder.pt`` exists, and an evaluation already in the store for the same checkpoint
+and the runs: a name → a pre-training preset plus overrides. A run may pre-train on another synthetic benchmark
+(``synthetic``), have the encoders it saved after some epochs evaluated beside its final one (``epochs_evaluated``:
+columns ``<run>@<epoch>``), and name another run's encoder of the same seed in its overrides (``'${run:<name>}'``,
+quoted inside a YAML list, e.g. distillation teachers; such runs train after the runs they name). Every encoder is
+evaluated on the study's benchmark, or on each of ``eval_synthetic``. Every run of every seed trains in its own
+folder and is skipped when its ``encoder.pt`` exists, and an evaluation already in the store for the same checkpoint
 (its SHA-256) and config hash is not repeated (an interrupted study resumes where it stopped; an interrupted run
 resumes from its last checkpoint).
 Results go to one store; the table (mean ± std over seeds) is written as Markdown and CSV, with each run's final
@@ -14,15 +18,16 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import statistics
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from vssl.app.evaluate import EvalConfig, EvalDataConfig, run_eval, stored_encoder_sha256, with_dataset_splits
-from vssl.app.pretrain import PretrainConfig, resolve_method, run_pretrain
+from vssl.app.pretrain import PretrainConfig, epoch_encoder_path, resolve_method, run_pretrain
 from vssl.app.progress import RunClock
 from vssl.core.config import config_hash, from_dict, load_config, load_preset, merge, parse_overrides, ranged
-from vssl.core.errors import ConfigError
+from vssl.core.errors import ConfigError, VsslError
 from vssl.core.io import write_text_atomic
 from vssl.data.clip_store import build_clip_store, open_clip_store
 from vssl.data.formats import class_order
@@ -34,10 +39,17 @@ from vssl.results.report import (AGREEMENT_HEADERS, comparison_table, difference
 from vssl.results.store import ResultStore
 
 
+RUN_REFERENCE = re.compile(r"\$\{run:([^}]*)\}")  # ${run:<name>} in a run's overrides: that run's encoder.pt
+
+
 @dataclass
 class StudyRun:
     preset: str  # pre-training preset (configs/pretrain) or YAML file
-    overrides: tuple[str, ...] = ()
+    overrides: tuple[str, ...] = ()  # may name another run's encoder of the same seed: '${run:<name>}'
+    synthetic: str = ""  # pre-train on this synthetic preset (under <out>/data/<preset>); "" = the study's benchmark
+    # also evaluate the encoders saved after these epochs (each before the run's last) as columns <run>@<epoch>
+    # (Kumar et al. 2023 Table 3: one run at 50/100/150/200 epochs)
+    epochs_evaluated: tuple[int, ...] = ranged((), ge=1)
 
 
 @dataclass
@@ -51,6 +63,9 @@ class StudyConfig:
     protocols: tuple[str, ...] = ("knn", "linear")
     references: tuple[str, ...] = ("random",)  # encoders evaluated without pre-training
     runs: dict[str, StudyRun] = field(default_factory=dict)
+    # evaluate every encoder on each of these synthetic presets (results named synthetic_<preset>); () = the study's
+    # benchmark (Kumar et al. 2023 Fig. 4: K400 and SSv2 pre-training, each tested on UCF101 and Diving48)
+    eval_synthetic: tuple[str, ...] = ()
     minutes: float = ranged(0.0, ge=0)  # wall-clock on 2 CPU cores, measured or budgeted (0 = unknown); in --help
 
 
@@ -113,6 +128,120 @@ def chance_levels(data: EvalDataConfig) -> dict[str, float]:
     return {label: 100 / len(class_order(data.manifest, samples, label)) for label in data.labels}
 
 
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark the study's encoders are evaluated on."""
+
+    manifest: Path
+    name: str = ""  # the dataset name its results are stored under; "" = the manifest's folder name
+
+    def overrides(self) -> list[str]:
+        """The `vssl eval` settings that point at it."""
+        return [f"data.manifest={self.manifest}", *([f"data.name={self.name}"] if self.name else [])]
+
+
+def referenced_runs(name: str, runs: dict[str, StudyRun]) -> list[str]:
+    """The runs whose encoders run ``name`` names in its overrides (``${run:<name>}``), in order of mention."""
+    named = list(dict.fromkeys(m for item in runs[name].overrides for m in RUN_REFERENCE.findall(item)))
+    unknown = [other for other in named if other not in runs]
+    if unknown:
+        raise ConfigError(f"runs.{name}: ${{run:{unknown[0]}}} names no run of this study "
+                          f"(runs: {', '.join(runs)})")
+    return named
+
+
+def run_order(runs: dict[str, StudyRun]) -> list[str]:
+    """The runs in the preset's order, except that a run comes after every run it names (its teachers first)."""
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            cycle = " → ".join((*path[path.index(name):], name))
+            raise ConfigError(f"runs name each other's encoders in a cycle: {cycle}")
+        if name not in order:
+            for other in referenced_runs(name, runs):
+                visit(other, (*path, name))
+            order.append(name)
+
+    for name in runs:
+        visit(name, ())
+    return order
+
+
+def run_folder(out: Path, name: str, seed: int) -> Path:
+    return out / "pretrain" / name / f"seed{seed}"
+
+
+def resolve_run_references(overrides: tuple[str, ...], out: Path, seed: int) -> list[str]:
+    """``overrides`` with each ``${run:<name>}`` replaced by that run's ``encoder.pt`` of the same seed."""
+    return [RUN_REFERENCE.sub(lambda m: str(run_folder(out, m.group(1), seed) / "encoder.pt"), item)
+            for item in overrides]
+
+
+def run_overrides(config: StudyConfig, name: str, out: Path, seed: int) -> list[str]:
+    """A run's pre-training overrides after the study's: its references resolved, its evaluated epochs saved."""
+    run = config.runs[name]
+    saved = [f"train.save_encoders_at=[{','.join(map(str, run.epochs_evaluated))}]"] if run.epochs_evaluated else []
+    return [*config.pretrain_overrides, *resolve_run_references(run.overrides, out, seed), *saved]
+
+
+def run_encoders(name: str, run: StudyRun, folder: Path) -> list[tuple[str, Path]]:
+    """(encoder name, checkpoint) a run is evaluated as: after each evaluated epoch, then at its end."""
+    return [*((f"{name}@{epoch}", epoch_encoder_path(folder, epoch)) for epoch in run.epochs_evaluated),
+            (name, folder / "encoder.pt")]
+
+
+def synthetic_folders(config: StudyConfig, out: Path, main: str) -> dict[str, Path]:
+    """Every synthetic preset the study uses → where it is generated: the study's benchmark ``main`` ("" for a
+    manifest study) in <out>/data, as always; every other (a run's pre-training data, an evaluation benchmark) in
+    <out>/data/<preset>."""
+    presets = [*([main] if main else []), *(run.synthetic for run in config.runs.values() if run.synthetic),
+               *config.eval_synthetic]
+    return {preset: out / "data" if preset == main else out / "data" / preset for preset in dict.fromkeys(presets)}
+
+
+def evaluation_benchmarks(config: StudyConfig, out: Path, main: str) -> list[Benchmark]:
+    """Each of ``eval_synthetic``, else the study's own benchmark."""
+    folders = synthetic_folders(config, out, main)
+    if config.eval_synthetic:
+        return [Benchmark(folders[preset] / "manifest.csv", f"synthetic_{preset}") for preset in config.eval_synthetic]
+    if config.manifest:
+        return [Benchmark(Path(config.manifest))]
+    return [Benchmark(folders[main] / "manifest.csv", f"synthetic_{main}")]
+
+
+def pretraining_manifest(config: StudyConfig, run: StudyRun, out: Path, main: str) -> Path:
+    """The manifest a run pre-trains on: its own synthetic preset, else the study's benchmark."""
+    if run.synthetic:
+        return synthetic_folders(config, out, main)[run.synthetic] / "manifest.csv"
+    return Path(config.manifest) if config.manifest else out / "data" / "manifest.csv"
+
+
+def check_runs(config: StudyConfig, out: Path) -> list[str]:
+    """Every run's settings, checked before the first trains; → the order they train in."""
+    order = run_order(config.runs)
+    for name in order:
+        run = config.runs[name]
+        pretrain = load_config(PretrainConfig, run.preset, "pretrain", run_overrides(config, name, out, seed=0))
+        resolve_method(pretrain)
+        late = [epoch for epoch in run.epochs_evaluated if epoch >= pretrain.train.epochs]
+        if late:
+            raise ConfigError(f"runs.{name}.epochs_evaluated: epoch {late[0]} is not before the run's last "
+                              f"({pretrain.train.epochs}), whose encoder is the column '{name}'")
+    return order
+
+
+def finished(folder: Path, encoders: list[tuple[str, Path]]) -> bool:
+    """Whether a run has trained (its encoder.pt exists); a trained run must hold every encoder it is evaluated as."""
+    if not (folder / "encoder.pt").is_file():
+        return False
+    missing = [path for _, path in encoders if not path.is_file()]
+    if missing:
+        raise VsslError(f"{missing[0]} is missing: {folder} trained without saving that epoch's encoder "
+                        "(train.save_encoders_at); delete the folder to train it again")
+    return True
+
+
 def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
               synthetic: str | SynthConfig | None = None, versus: str | None = None) -> str:
     """Train and evaluate every run for every seed; write ``comparison.md``/``.csv``; return the printed table.
@@ -121,32 +250,32 @@ def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
     ``versus`` (e.g. ``random``) adds a printed column per method: its mean minus that encoder's.
     """
     out = Path(out)
-    for run in config.runs.values():  # a bad setting stops the study now, not after the runs before it
-        resolve_method(load_config(PretrainConfig, run.preset, "pretrain",
-                                   [*config.pretrain_overrides, *run.overrides]))
+    order = check_runs(config, out)  # a bad setting stops the study now, not after the runs before it
     load_config(EvalConfig, config.eval_preset, "eval", list(config.eval_overrides))
     benchmark = synthetic or config.synthetic
-    heading(f"benchmark: {config.manifest or 'synthetic ' + str(getattr(benchmark, 'name', benchmark))}")
+    main = "" if config.manifest else str(getattr(benchmark, "name", benchmark))
     if config.manifest:
-        manifest, dataset = Path(config.manifest), []
-    else:
-        manifest = ensure_synthetic(out / "data", benchmark, seed=0, progress=progress)
-        dataset = [f"data.name=synthetic_{getattr(benchmark, 'name', benchmark)}"]
+        heading(f"benchmark: {config.manifest}")
+    for preset, folder in synthetic_folders(config, out, main).items():
+        heading(f"benchmark: synthetic {preset}")
+        ensure_synthetic(folder, benchmark if preset == main else preset, seed=0, progress=progress)
+    benchmarks = evaluation_benchmarks(config, out, main)
     store = out / "results.sqlite"
     flag = str(progress).lower()
 
     def evaluate(name: str, checkpoint: str | Path, seed: int) -> None:
-        eval_config = load_config(EvalConfig, config.eval_preset, "eval", [
-            f"data.manifest={manifest}", f"encoder.checkpoint={checkpoint}", f"encoder.name={name}", f"seed={seed}",
-            f"store={store}", f"progress={flag}", *dataset, *config.eval_overrides])
-        digest = config_hash(replace(eval_config, data=with_dataset_splits(eval_config.data)))  # as run_eval stores
-        # keyed on the checkpoint's hash: a retrained run is evaluated again (rows of an older vssl have none)
-        sha256 = stored_encoder_sha256(eval_config.encoder, seed)
-        done = {evaluated_protocol(r.protocol)
-                for r in ResultStore(store).query(encoder=name, seed=seed, config_hash=digest)
-                if r.encoder_sha256 in (sha256, "")}
-        if not set(config.protocols) <= done:  # a resumed study does not repeat a stored evaluation
-            run_eval(list(config.protocols), eval_config)
+        for bench in benchmarks:
+            eval_config = load_config(EvalConfig, config.eval_preset, "eval", [
+                *bench.overrides(), f"encoder.checkpoint={checkpoint}", f"encoder.name={name}", f"seed={seed}",
+                f"store={store}", f"progress={flag}", *config.eval_overrides])
+            digest = config_hash(replace(eval_config, data=with_dataset_splits(eval_config.data)))  # as stored
+            # keyed on the checkpoint's hash: a retrained run is evaluated again (rows of an older vssl have none)
+            sha256 = stored_encoder_sha256(eval_config.encoder, seed)
+            done = {evaluated_protocol(r.protocol)
+                    for r in ResultStore(store).query(encoder=name, seed=seed, config_hash=digest)
+                    if r.encoder_sha256 in (sha256, "")}
+            if not set(config.protocols) <= done:  # a resumed study does not repeat a stored evaluation
+                run_eval(list(config.protocols), eval_config)
 
     heading(f"pre-training and evaluation: {len(config.runs)} run(s) × {config.seeds} seed(s)"
             + (f", references {', '.join(config.references)} evaluated per seed" if config.references else ""))
@@ -155,20 +284,27 @@ def run_study(config: StudyConfig, out: str | Path, progress: bool = True,
         for name in config.references:
             print(f"evaluate {name} seed {seed} (no pre-training)", flush=True)
             evaluate(name, name, seed)
-        for name, run in config.runs.items():
-            run_dir = out / "pretrain" / name / f"seed{seed}"
-            clock.start(name, seed, finished=(run_dir / "encoder.pt").is_file())
-            if not (run_dir / "encoder.pt").is_file():
-                resume = (run_dir / "checkpoints" / "last.ckpt").is_file()
+        for name in order:
+            run, folder = config.runs[name], run_folder(out, name, seed)
+            encoders = run_encoders(name, run, folder)
+            done = finished(folder, encoders)
+            clock.start(name, seed, finished=done)
+            if not done:
+                resume = (folder / "checkpoints" / "last.ckpt").is_file()
                 run_pretrain(load_config(PretrainConfig, run.preset, "pretrain", [
-                    f"data.manifest={manifest}", f"train.out_dir={run_dir}", f"train.seed={seed}",
-                    f"train.progress={flag}", f"train.resume={str(resume).lower()}", *config.pretrain_overrides,
-                    *run.overrides]))
-            evaluate(name, run_dir / "encoder.pt", seed)
+                    f"data.manifest={pretraining_manifest(config, run, out, main)}", f"train.out_dir={folder}",
+                    f"train.seed={seed}", f"train.progress={flag}", f"train.resume={str(resume).lower()}",
+                    *run_overrides(config, name, out, seed)]))
+            for encoder, checkpoint in encoders:
+                evaluate(encoder, checkpoint, seed)
             clock.stop()
     heading("results")
-    chance = chance_levels(load_config(EvalConfig, config.eval_preset, "eval", [
-        f"data.manifest={manifest}", *dataset, *config.eval_overrides]).data)
+    chance = {}
+    for bench in benchmarks:
+        levels = chance_levels(load_config(EvalConfig, config.eval_preset, "eval", [
+            *bench.overrides(), *config.eval_overrides]).data)
+        chance |= {(f"{bench.name} {label}" if len(benchmarks) > 1 else label): value
+                   for label, value in levels.items()}
     return write_tables(store, out, pretraining_table(out, config), seeds=config.seeds, chance=chance,
                         versus=versus)
 
@@ -188,7 +324,7 @@ def pretraining_table(out: Path, config: StudyConfig) -> str:
     """Final epoch loss and pretext accuracy (where the method logs one) per run, mean ± std over seeds."""
     rows = []
     for name in config.runs:
-        finals = [final_epoch_metrics(out / "pretrain" / name / f"seed{seed}") for seed in range(config.seeds)]
+        finals = [final_epoch_metrics(run_folder(out, name, seed)) for seed in range(config.seeds)]
         cells = []
         for key, scale in (("train/loss_epoch", 1.0), ("train/pretext_acc_epoch", 100.0)):
             values = [f[key] * scale for f in finals if key in f]

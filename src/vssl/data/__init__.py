@@ -27,17 +27,22 @@ __all__ = [*_LAZY, "synthesize"]
 
 
 def task_generators() -> dict:
-    """Preset name → generator of the task-shift benchmarks (untrimmed, repetition, multi-label, boxes): each
+    """Preset name → generator of the task-shift benchmarks (untrimmed, repetition, multi-label, boxes) and of the
+    RGB-depth pairs (world32_depth): each
     ``generator(out, preset=, seed=, progress=)`` writes videos, a manifest and its ground truth."""
     from vssl.data.synthetic_boxes import BOXES_PRESETS, generate_boxes
+    from vssl.data.synthetic_depth import DEPTH_PRESETS, generate_depth
     from vssl.data.synthetic_multilabel import MULTILABEL_PRESETS, generate_multilabel
     from vssl.data.synthetic_repetition import REPETITION_PRESETS, generate_repetition
+    from vssl.data.synthetic_skeleton import SKELETON_PRESETS, generate_skeleton  # .npy keypoints, not videos
     from vssl.data.synthetic_untrimmed import UNTRIMMED_PRESETS, generate_untrimmed
 
     return {name: generate for presets, generate in ((BOXES_PRESETS, generate_boxes),
                                                      (UNTRIMMED_PRESETS, generate_untrimmed),
                                                      (MULTILABEL_PRESETS, generate_multilabel),
-                                                     (REPETITION_PRESETS, generate_repetition))
+                                                     (REPETITION_PRESETS, generate_repetition),
+                                                     (DEPTH_PRESETS, generate_depth),
+                                                     (SKELETON_PRESETS, generate_skeleton))
             for name in presets}
 
 
@@ -46,14 +51,15 @@ def synthesize(out: str | Path, preset="world32", seed: int = 0, workers: int | 
     """Write a synthetic benchmark (mp4 videos + manifest.csv) into ``out``; returns the manifest path.
 
     ``preset`` is a preset name (world32, world48, world64, world32_domain2, world32_fine, tiny, small, ...; the
-    task-shift benchmarks world32_untrimmed, world32_repetition, world32_multilabel, world32_boxes) or a
-    ``SynthConfig`` (e.g. a few videos for a test). The output depends only on (preset, seed).
+    task-shift benchmarks world32_untrimmed, world32_repetition, world32_multilabel, world32_boxes; the RGB-depth
+    pairs world32_depth) or a ``SynthConfig`` (e.g. a few videos for a test). The output depends only on (preset,
+    seed).
     """
     from vssl.data.synthetic import generate
 
-    tasks = task_generators() if isinstance(preset, str) else {}
-    if preset in tasks:
-        return tasks[preset](out, preset=preset, seed=seed, progress=progress)
+    task = task_generators().get(preset) if isinstance(preset, str) else None  # a SynthConfig is not hashable
+    if task is not None:
+        return task(out, preset=preset, seed=seed, progress=progress)
     return generate(out, preset=preset, seed=seed, workers=workers, progress=progress)
 
 

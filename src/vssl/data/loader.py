@@ -35,6 +35,8 @@ class VideoClipDataset(Dataset):
     being decoded: the same frames, so the same items.
     ``frame_filter(frames, seed)``, when given, changes the uint8 frames [N, H, W, 3] of an item before any transform
     (e.g. the test-time noise of :mod:`vssl.evaluation.robustness`), seeded by the item's own draw.
+    ``files(sample)``, when given, names the files a clip is read from instead of ``sample.path`` (e.g. its depth
+    video, :class:`vssl.data.modality.ModalityFiles`): frames at the same indices, stacked on the channel axis.
     Unreadable videos (found by the index or while decoding) are skipped: the item carries their path
     under ``skipped`` and the collate function drops it.
     """
@@ -42,7 +44,8 @@ class VideoClipDataset(Dataset):
     def __init__(self, samples: list[Sample], index: VideoIndex, sampler, transform,
                  label_sets: list[str] | None = None, class_names: dict[str, list[str]] | None = None,
                  repeat: int = 1, seed: int = 0, store: ClipStore | None = None,
-                 frame_filter: Callable[[np.ndarray, int], np.ndarray] | None = None):
+                 frame_filter: Callable[[np.ndarray, int], np.ndarray] | None = None,
+                 files: Callable[[Sample], list[str]] | None = None):
         self.unreadable = [s.path for s in samples if s.path not in index]
         self.samples = [s for s in samples if s.path in index]
         self.index = index
@@ -55,6 +58,7 @@ class VideoClipDataset(Dataset):
         self.seed = seed
         self.store = store
         self.frame_filter = frame_filter
+        self.files = files
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -76,15 +80,16 @@ class VideoClipDataset(Dataset):
         clips_indices = self.sampler(count, info.fps, rng)
         flat = [first + j for clip in clips_indices for j in clip]
         try:
-            frames = self._read_frames(sample.path, flat)
+            sources = [self._read_frames(path, flat) for path in (self.files or _own_file)(sample)]
         except VideoReadError:
             return {"skipped": sample.path}
         if self.frame_filter is not None:
-            frames = self.frame_filter(frames, draw)
+            sources = [self.frame_filter(frames, draw) for frames in sources]
         clip_len = len(clips_indices[0])
         clips = []
         for k in range(len(clips_indices)):
-            video = to_float_video(frames[k * clip_len:(k + 1) * clip_len])
+            parts = [to_float_video(frames[k * clip_len:(k + 1) * clip_len]) for frames in sources]
+            video = parts[0] if len(parts) == 1 else torch.cat(parts)
             for _ in range(self.repeat):  # a transform may return [S, C, T, H, W]: S views (e.g. spatial crops)
                 views = self.transform(video, generator)
                 clips.extend(views.unbind(0) if views.dim() == 5 else [views])
@@ -99,6 +104,10 @@ class VideoClipDataset(Dataset):
             return self.store.read(path, indices)
         with open_video(path) as reader:
             return reader.read(indices)
+
+
+def _own_file(sample: Sample) -> list[str]:
+    return [sample.path]
 
 
 def collate_clips(items: list[dict]) -> dict:

@@ -24,6 +24,7 @@ from vssl.core.io import atomic_open
 RESERVED_COLUMNS = ("path", "split", "start", "end")
 REQUIRED_COLUMNS = ("path", "split")
 LABEL_SEPARATOR = ";"  # between the classes of a multi-label set
+DEPTH_COLUMN = "depth"  # a video's depth video (vssl.data.modality), relative to the manifest's folder or absolute
 
 
 def check_columns(columns, where: str, kind: str = "column") -> None:

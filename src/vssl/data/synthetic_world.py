@@ -246,25 +246,59 @@ def world_trajectory(config: SynthConfig, motion: str, radius: float, horizon: f
     return WORLD_MOTIONS[motion](rng, stage, config.speed_jitter, config.num_frames)
 
 
-def render_world_video(config: SynthConfig, motion: str, appearance: str, rng: np.random.Generator,
-                       pool_seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One video as uint8 [T, H, W, 3] and its in-frame sprite centres [T, 2]."""
-    size, jitter = config.size, config.jitter_px
-    radius = rng.uniform(*config.sprite_radius) * size
+class WorldLayout(NamedTuple):
+    """What a world video is painted from: the sprite's size, orientation and colour, the scene [S+2m, S+2m, 3] and
+    its horizon row, the sprite centres [T, 2] in scene coordinates, the camera offsets [T, 2] (x, y) and the cloud
+    opacity [T, S+2m, S+2m, 1] (None under a clear sky)."""
+
+    radius: float
+    rotation: float
+    colour: np.ndarray
+    scene: np.ndarray
+    horizon: float
+    world: np.ndarray
+    shifts: np.ndarray
+    clouds: np.ndarray | None
+
+    @property
+    def centres(self) -> np.ndarray:
+        """In-frame sprite centres [T, 2]."""
+        return self.world - self.shifts
+
+
+def draw_world_layout(config: SynthConfig, motion: str, rng: np.random.Generator, pool_seed: int) -> WorldLayout:
+    """Every random draw of a world video but its pixel noise, in the order the benchmark has always drawn them."""
+    radius = rng.uniform(*config.sprite_radius) * config.size
     rotation = rng.uniform(math.radians(config.rotation_deg[0]), math.radians(config.rotation_deg[1]))
     colour = sprite_colour(rng)
     scene, horizon = _scene_for_video(config, rng, pool_seed)
     world = world_trajectory(config, motion, radius, horizon, rng)
-    shifts = camera_shake(rng, config.num_frames, jitter)
-    centres = world - shifts
+    shifts = camera_shake(rng, config.num_frames, config.jitter_px)
     clouds = cloud_cover(config, rng, horizon)[..., None] if config.cloud_speed else None
+    return WorldLayout(radius, rotation, colour, scene, horizon, world, shifts, clouds)
+
+
+def paint_world_video(config: SynthConfig, layout: WorldLayout, appearance: str,
+                      rng: np.random.Generator) -> np.ndarray:
+    """The frames of ``layout`` as uint8 [T, H, W, 3], pixel noise drawn from ``rng``."""
+    size, jitter, clouds = config.size, config.jitter_px, layout.clouds
+    centres = layout.centres
     frames = np.empty((config.num_frames, size, size, 3), dtype=np.float32)
-    for t, (sx, sy) in enumerate(shifts):
+    for t, (sx, sy) in enumerate(layout.shifts):
         window = np.s_[jitter + sy: jitter + sy + size, jitter + sx: jitter + sx + size]
-        frames[t] = scene[window] if clouds is None else scene[window] + clouds[t][window] * (CLOUD_GREY - scene[window])
-        height = horizon - radius - world[t, 1]
-        _paint_shadow(frames[t], centres[t, 0], horizon - sy, radius, height, size)
-        paint_sprite(frames[t], appearance, centres[t], radius, rotation, colour, top_light=TOP_LIGHT)
+        scene = layout.scene[window]
+        frames[t] = scene if clouds is None else scene + clouds[t][window] * (CLOUD_GREY - scene)
+        height = layout.horizon - layout.radius - layout.world[t, 1]
+        _paint_shadow(frames[t], centres[t, 0], layout.horizon - sy, layout.radius, height, size)
+        paint_sprite(frames[t], appearance, centres[t], layout.radius, layout.rotation, layout.colour,
+                     top_light=TOP_LIGHT)
     if config.noise_std > 0:
         frames += rng.standard_normal(frames.shape, dtype=np.float32) * np.float32(config.noise_std / 255)
-    return np.round(np.clip(frames, 0, 1) * 255).astype(np.uint8), centres
+    return np.round(np.clip(frames, 0, 1) * 255).astype(np.uint8)
+
+
+def render_world_video(config: SynthConfig, motion: str, appearance: str, rng: np.random.Generator,
+                       pool_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One video as uint8 [T, H, W, 3] and its in-frame sprite centres [T, 2]."""
+    layout = draw_world_layout(config, motion, rng, pool_seed)
+    return paint_world_video(config, layout, appearance, rng), layout.centres

@@ -29,8 +29,11 @@ ST_DETECTION = "st_detection"  # actions in given boxes, frame-mAP@0.5 (vssl.app
 # multi-label classification (Charades): BCE linear probe on frozen features, or BCE fine-tuning (vssl.app.multilabel);
 # their label sets hold several classes a video, so they run apart from the single-label protocols
 MULTILABEL = ("multilabel", "multilabel_finetune")
+# frozen protocols on skeleton manifests (.npy keypoints, NTU .skeleton files) and skeleton encoders
+# (vssl.app.skeleton_eval): name → the frozen protocol it runs on the sequences' features (Thoker 2023 §3.4.3)
+SKELETON = {"skeleton_linear": "linear", "skeleton_knn": "knn"}
 # protocols with views or encoders of their own, each run by its own module
-SPECIAL = (CKA, ARROW, COUNTING, LOCALIZATION, ST_DETECTION, *MULTILABEL)
+SPECIAL = (CKA, ARROW, COUNTING, LOCALIZATION, ST_DETECTION, *MULTILABEL, *SKELETON)
 ASLAN = "aslan"  # svm.protocol=aslan: same/not-same pairs of the test split, stored as svm@aslan, label "same"
 
 
@@ -84,6 +87,10 @@ def check_protocol_names(names: list[str]) -> None:
     if others and len(others) < len(names):
         raise ConfigError(f"protocol '{others[0]}' cannot run with {' or '.join(MULTILABEL)}: they read data.labels "
                           "as multi-label sets (several classes a video); run them apart")
+    videos = [name for name in names if name not in SKELETON]
+    if videos and len(videos) < len(names):
+        raise ConfigError(f"protocol '{videos[0]}' cannot run with {', '.join(SKELETON)}: they read skeleton "
+                          "manifests, not videos; run them apart")
 
 
 def knn(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor, num_classes: int,

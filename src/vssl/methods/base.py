@@ -8,8 +8,9 @@ A method that needs more of the batch (e.g. the frame indices of its clips) over
 What the data loader feeds a method is decided by the method's class hooks, so every method trains through the
 same ``vssl pretrain`` engine: ``prepare`` (data preparation before training, e.g. a label cache; what it returns is
 passed to ``build_order`` and, unless None, to the constructor as ``prepared``), ``build_sampler`` (which frames),
-``build_transform`` (which augmentations), ``views_per_clip`` (augmented copies of each clip) and ``build_order``
-(video order per epoch, e.g. a curriculum). The hooks other than ``prepare`` do no I/O.
+``build_transform`` (which augmentations), ``views_per_clip`` (augmented copies of each clip), ``build_order``
+(video order per epoch, e.g. a curriculum) and ``input_files`` (which files a clip is read from: the RGB video, or
+others for a method that trains on other modalities). The hooks other than ``prepare`` do no I/O.
 
 Step counts (for the LR schedule and momentum schedules) come from the Lightning trainer fitting the method.
 """
@@ -112,6 +113,16 @@ class Method(L.LightningModule):
     def views_per_clip(cls, config) -> int:
         """ρ = 1 means two augmented crops of the same temporal instance (Feichtenhofer et al. 2021 §3)."""
         return 2 if config.rho == 1 else 1
+
+    @classmethod
+    def input_files(cls, config, data):
+        """Sample → the files an item's clips are read from (stacked on channels), or None: the sample's own RGB
+        video. Only RGB here; a method that trains an encoder of ``data.modality`` flow or depth reads others
+        (:class:`vssl.data.modality.ModalityFiles`)."""
+        if data.modality != "rgb":
+            raise ConfigError(f"data.modality={data.modality}: method {cls.__name__} trains on RGB clips only "
+                              "(modality_transfer trains flow and depth encoders)")
+        return None
 
     @classmethod
     def label_sets(cls, config) -> tuple[str, ...]:

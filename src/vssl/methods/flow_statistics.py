@@ -53,12 +53,12 @@ import cv2
 import numpy as np
 
 from vssl.core.errors import VsslError
+from vssl.data import optical_flow
+from vssl.data.optical_flow import dense_flow
 
 LABEL_SHORT_SIDE = 128  # Wang 2020 §3.4.2: frames resized to 128×171 before the 112² crop
 
-# OpenCV's documented Farnebäck example values (samples/python/opt_flow.py, the optical flow tutorial).
-FARNEBACK = {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 3, "poly_n": 5, "poly_sigma": 1.2,
-             "flags": 0}
+FARNEBACK = optical_flow.FARNEBACK  # OpenCV's documented example values; the label cache records them
 
 PATTERNS = (1, 2, 3)
 REGION_COUNTS = {1: 16, 2: 4, 3: 8}  # Wang 2020 Fig. 2.4
@@ -89,14 +89,6 @@ def label_frames(frames: np.ndarray) -> np.ndarray:
 
 
 # --- motion ----------------------------------------------------------------------------------------------------
-
-
-def dense_flow(frames: np.ndarray) -> np.ndarray:
-    """Farnebäck flow between consecutive frames: [T−1, H, W, 2] float32, (u, v) in pixels per frame step."""
-    _check_frames(frames, 2)
-    gray = [cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) for frame in frames]
-    return np.stack([cv2.calcOpticalFlowFarneback(previous, following, None, **FARNEBACK)
-                     for previous, following in zip(gray[:-1], gray[1:])])
 
 
 def mirror_flow(flow: np.ndarray) -> np.ndarray:

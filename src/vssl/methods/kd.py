@@ -24,6 +24,7 @@ from vssl.models.checkpoints import load_any_encoder
 from vssl.models.spec import EncoderSpec
 
 WEIGHTINGS = ("ae-kd", "average")
+FEATURE_DISTANCES = ("cosine", "mse")
 SOLVER_STEPS = 100  # projected-gradient steps of the min-norm problem (M × M, M = a few teachers)
 
 
@@ -74,6 +75,37 @@ def min_norm_weights(gradients: torch.Tensor, cap: float = 1.0) -> torch.Tensor:
     return alpha.float()
 
 
+def feature_distance(student: torch.Tensor, teacher: torch.Tensor, kind: str = "cosine") -> torch.Tensor:
+    """Distance of student features [B, D] from the teacher's [B, D], averaged over the batch: ``cosine``,
+    1 − cos(s, t) (Kumar et al. 2023 §4.5; Thoker 2023 Eq. 2.1), or ``mse``, the mean of (s − t)² over the features
+    (Thoker 2023 Table 2.2, where it transfers worse)."""
+    if kind == "cosine":
+        return (1 - F.cosine_similarity(student, teacher, dim=1)).mean()
+    if kind == "mse":
+        return F.mse_loss(student, teacher)
+    raise ConfigError(f"feature distance {kind!r}: expected one of {', '.join(FEATURE_DISTANCES)}")
+
+
+def load_teacher(path: str, into: EncoderSpec) -> tuple[nn.Module, EncoderSpec]:
+    """A frozen teacher (no gradients, eval mode) from any checkpoint (another tool's loaded into ``into``) and the
+    spec of its input."""
+    teacher, _, _, spec = load_any_encoder(path, into)
+    teacher.requires_grad_(False)
+    # frozen teachers are in eval mode on purpose; Lightning would warn about it at the start of every run
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+    return teacher.eval(), spec
+
+
+class FrozenTeachers:
+    """Mixin (before the method's base class): the ``teachers`` ModuleList stays in eval mode (frozen BatchNorm
+    statistics, no dropout) whatever mode the method is put in."""
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.teachers.eval()
+        return self
+
+
 def renormaliser(spec: EncoderSpec) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(scale, shift) [3] taking Kinetics-normalised clips to a teacher's own input statistics; None when they agree."""
     if spec.normalisation_is_default():
@@ -82,7 +114,7 @@ def renormaliser(spec: EncoderSpec) -> tuple[torch.Tensor, torch.Tensor] | None:
     return torch.tensor(KINETICS_STD) / std, (torch.tensor(KINETICS_MEAN) - mean) / std
 
 
-class KnowledgeDistillation(OneClipPerVideo, Method):
+class KnowledgeDistillation(FrozenTeachers, OneClipPerVideo, Method):
     """The student is the backbone; the frozen teachers and the student's per-teacher linear maps sit beside it."""
 
     def __init__(self, backbone, config: KDConfig, optim):
@@ -91,21 +123,12 @@ class KnowledgeDistillation(OneClipPerVideo, Method):
         into = EncoderSpec(config.teacher_backbone, {})
         teachers, self.renormalise = [], []
         for path in config.teachers:
-            teacher, _, _, spec = load_any_encoder(path, into)
-            teacher.requires_grad_(False)
-            teachers.append(teacher.eval())
+            teacher, spec = load_teacher(path, into)
+            teachers.append(teacher)
             self.renormalise.append(renormaliser(spec))
         self.teachers = nn.ModuleList(teachers)
-        # frozen teachers are in eval mode on purpose; Lightning would warn about it at the start of every run
-        warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
         self.maps = nn.ModuleList(nn.Linear(backbone.feature_dim, t.feature_dim) for t in teachers)
         self.last_weights = torch.full((len(teachers),), 1.0 / len(teachers))
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.teachers.eval()  # frozen BatchNorm statistics and no dropout, always
-        return self
-
 
     @torch.no_grad()
     def teacher_features(self, clips: torch.Tensor) -> list[torch.Tensor]:
@@ -123,8 +146,7 @@ class KnowledgeDistillation(OneClipPerVideo, Method):
         clips = views.flatten(0, 1)
         targets = self.teacher_features(clips)
         student = self.backbone(clips)
-        losses = torch.stack([(1 - F.cosine_similarity(m(student).float(), t, dim=1)).mean()
-                              for m, t in zip(self.maps, targets)])
+        losses = torch.stack([feature_distance(m(student).float(), t) for m, t in zip(self.maps, targets)])
         if self.config.weighting == "ae-kd" and len(targets) > 1:
             gradients = torch.stack([torch.autograd.grad(loss, student, retain_graph=True)[0].flatten()
                                      for loss in losses])

@@ -11,6 +11,7 @@ _METHODS = {
     "ctp": ("vssl.methods.ctp", "CtP", "CtPConfig"),
     "cvrl": ("vssl.methods.cvrl", "CVRL", "CVRLConfig"),
     "kd": ("vssl.methods.kd", "KnowledgeDistillation", "KDConfig"),
+    "modality_transfer": ("vssl.methods.modality_transfer", "ModalityTransfer", "ModalityTransferConfig"),
     "pace": ("vssl.methods.pace", "PacePrediction", "PaceConfig"),
     "pretext_contrast": ("vssl.methods.pretext_contrast", "PretextContrast", "PretextContrastConfig"),
     "prp": ("vssl.methods.prp", "PRP", "PRPConfig"),
@@ -24,6 +25,9 @@ _METHODS = {
     "rho_simclr": ("vssl.methods.rho_simclr", "RhoSimCLR", "RhoSimCLRConfig"),
     "rho_swav": ("vssl.methods.rho_swav", "RhoSwAV", "RhoSwAVConfig"),
     "statistics": ("vssl.methods.statistics", "Statistics", "StatisticsConfig"),
+    # skeleton sequences, not videos (Thoker 2023 Ch. 3)
+    "intra_skeleton": ("vssl.methods.skeleton_contrast", "IntraSkeletonContrast", "IntraSkeletonConfig"),
+    "inter_skeleton": ("vssl.methods.skeleton_contrast", "InterSkeletonContrast", "InterSkeletonConfig"),
     "tclr": ("vssl.methods.tclr", "TCLR", "TCLRConfig"),
     "tdl": ("vssl.methods.tdl", "TDL", "TDLConfig"),
     "tubelet_contrast": ("vssl.methods.tubelet_contrast", "TubeletContrast", "TubeletContrastConfig"),

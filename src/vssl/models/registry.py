@@ -20,6 +20,7 @@ _BUILTIN_BACKBONE_MODULES = (
     "vssl.models.efficient3d",
     "vssl.models.vit",
     "vssl.models.swin3d",
+    "vssl.models.skeleton",
 )
 
 
@@ -138,7 +139,9 @@ def count_flops(model: nn.Module, frames: int, size: int) -> int:
             raise VsslError(f"count_flops option {option}={value!r} must be a positive int")
     parameter = next(model.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
-    clip = torch.empty(1, 3, frames, size, size, device=device)
+    # a skeleton encoder (vssl.models.skeleton) makes its own [1, 3, frames, joints, bodies] input
+    clip = (model.example_input(frames, device) if hasattr(model, "example_input")
+            else torch.empty(1, 3, frames, size, size, device=device))
     was_training = model.training
     model.eval()
     try:

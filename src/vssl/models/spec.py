@@ -8,10 +8,11 @@ from typing import Any
 from torch import nn
 
 from vssl.core.errors import VsslError
+from vssl.data.modality import check_modality
 from vssl.data.transforms import KINETICS_MEAN, KINETICS_STD
 from vssl.models.registry import build_backbone
 
-SPEC_KEYS = ("backbone", "kwargs", "clip_len", "stride", "crop_size", "mean", "std")
+SPEC_KEYS = ("backbone", "kwargs", "clip_len", "stride", "crop_size", "mean", "std", "modality")
 
 
 def _as_tuples(value: Any) -> Any:
@@ -28,7 +29,8 @@ def _as_lists(value: Any) -> Any:
 class EncoderSpec:
     """How to rebuild an encoder and feed it: ``build_backbone(backbone, **kwargs)``, the clip geometry it was
     pre-trained on (frames, stride, crop size; None when unknown, e.g. a random init or another tool's file) and the
-    per-channel normalisation of its input (PySlowFast's Kinetics statistics unless a checkpoint says otherwise)."""
+    per-channel normalisation of its input (PySlowFast's Kinetics statistics unless a checkpoint says otherwise) and
+    its input modality (:mod:`vssl.data.modality`: rgb, flow or depth; files without one are RGB)."""
 
     backbone: str
     kwargs: dict = field(default_factory=dict)
@@ -37,8 +39,10 @@ class EncoderSpec:
     crop_size: int | None = None
     mean: tuple[float, ...] = KINETICS_MEAN
     std: tuple[float, ...] = KINETICS_STD
+    modality: str = "rgb"
 
     def __post_init__(self):
+        check_modality(self.modality, "encoder spec modality")
         object.__setattr__(self, "kwargs", {k: _as_tuples(v) for k, v in self.kwargs.items() if v is not None})
         object.__setattr__(self, "mean", tuple(float(m) for m in self.mean))
         object.__setattr__(self, "std", tuple(float(s) for s in self.std))
@@ -49,8 +53,9 @@ class EncoderSpec:
 
     def to_dict(self) -> dict:
         """JSON-safe form, as stored in ``encoder.pt`` and in Lightning checkpoints."""
-        return {"backbone": self.backbone, "kwargs": _as_lists(self.kwargs), "clip_len": self.clip_len,
-                "stride": self.stride, "crop_size": self.crop_size, "mean": list(self.mean), "std": list(self.std)}
+        payload = {"backbone": self.backbone, "kwargs": _as_lists(self.kwargs), "clip_len": self.clip_len,
+                   "stride": self.stride, "crop_size": self.crop_size, "mean": list(self.mean), "std": list(self.std)}
+        return payload if self.modality == "rgb" else payload | {"modality": self.modality}  # RGB files as before
 
     @classmethod
     def from_dict(cls, payload: dict, source: str = "spec") -> EncoderSpec:
