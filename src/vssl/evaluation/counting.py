@@ -8,9 +8,9 @@ from torch import nn
 from vssl.core.errors import VsslError
 from vssl.core.runtime import Placement
 from vssl.data.formats.repetition import COUNT_LABEL
-from vssl.data.loader import VideoClipDataset, make_loader
+from vssl.data.loader import VideoClipDataset
 from vssl.data.manifest import Sample
-from vssl.evaluation.finetune import FinetuneConfig, train_end_to_end
+from vssl.evaluation.finetune import FinetuneConfig, predict, train_end_to_end
 
 
 def counting_metrics(predicted: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
@@ -84,19 +84,8 @@ def train_counter(encoder: nn.Module, train_set: VideoClipDataset, config: Finet
 def predict_counts(model: CountRegressor, test_set: VideoClipDataset, batch_size: int, num_workers: int,
                    placement: Placement) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """The predicted count [M] (CPU) of every test video, averaged over its views, a mask [M] of the videos scored
-    (False where unreadable) and the skipped paths."""
-    predicted = torch.full((len(test_set),), float("nan"))
-    scored = torch.zeros(len(test_set), dtype=torch.bool)
-    skipped: list[str] = []
-    with torch.no_grad():
-        for batch in make_loader(test_set, batch_size, shuffle=False, num_workers=num_workers,
-                                 pin_memory=placement.pin_memory):
-            skipped.extend(batch["skipped"])
-            if batch["clips"].numel() == 0:
-                continue
-            b, v = batch["clips"].shape[:2]
-            with placement.autocast():
-                out = model(placement.tensor(batch["clips"].flatten(0, 1)))
-            predicted[batch["index"]] = placement.host(out.float().view(b, v).mean(dim=1))
-            scored[batch["index"]] = True
-    return predicted, scored, skipped
+    (False where unreadable) and the skipped paths: fine-tuning's :func:`predict` with the mean as video score."""
+    scores, skipped = predict(model, test_set, 1, batch_size, num_workers, placement,
+                              video_scores=lambda counts: counts.mean(dim=1))
+    predicted = scores[:, 0]
+    return predicted, ~predicted.isnan(), skipped
