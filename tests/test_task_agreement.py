@@ -45,7 +45,7 @@ def test_tau_by_hand_with_errors_negated_and_references_left_out():
 def test_linear_vs_tasks_names_a_headline_for_every_task():
     config = load_suite("linear_vs_tasks")
     scores = headline_scores(config)
-    assert set(scores) == {"linear", "finetune", "localization", "counting", "arrow", "multilabel"}
+    assert set(scores) == {"linear", "finetune", "localization", "counting", "arrow", "arrow_finetune", "multilabel"}
     assert scores["localization"] == TaskScore("localization", "proposals", "AR@100")
     assert scores["counting"].lower_is_better and not scores["linear"].lower_is_better
 

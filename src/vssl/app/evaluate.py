@@ -47,8 +47,8 @@ from vssl.evaluation.linear import LinearConfig
 from vssl.evaluation.metrics import classification_metrics
 from vssl.evaluation.cka import CkaConfig
 from vssl.evaluation.localization import LocalizationConfig
-from vssl.evaluation.protocols import (ARROW, ASLAN, CKA, COUNTING, FINETUNE, FROZEN, LOCALIZATION, ROBUSTNESS,
-                                       TRAINED, aslan, MULTILABEL, SKELETON, ST_DETECTION,
+from vssl.evaluation.protocols import (ARROW, ARROW_FINETUNE, ASLAN, CKA, COUNTING, FINETUNE, FROZEN, LOCALIZATION,
+                                       MULTILABEL, ROBUSTNESS, SKELETON, ST_DETECTION, TRAINED, aslan,
                                        check_protocol_names)
 from vssl.evaluation.retrieval import RetrievalConfig
 from vssl.evaluation.roi_head import StDetectionConfig
@@ -489,6 +489,9 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
         if ARROW in protocols:
             from vssl.app.arrow_of_time import run_arrow_of_time  # it builds on this module
             skipped |= run_arrow_of_time(config, data, seed, cache, source, recorder, timing)
+        if ARROW_FINETUNE in protocols:
+            from vssl.app.arrow_of_time import run_arrow_finetune  # it builds on this module
+            skipped |= run_arrow_finetune(config, data, seed, source, recorder, timing)
         if COUNTING in protocols:
             from vssl.app.counting import run_counting  # it builds on this module
             skipped |= run_counting(config, data, seed, source, recorder, timing)

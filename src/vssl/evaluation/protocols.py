@@ -22,6 +22,7 @@ ROBUSTNESS = "robustness"  # fine-tunes as FINETUNE, then tests on noisy clips (
 TRAINED = (FINETUNE, ROBUSTNESS)  # the protocols that fine-tune: one trained model serves both
 CKA = "cka"  # layer × layer CKA maps between two encoders (vssl.app.cka), not a score of one encoder
 ARROW = "arrow"  # arrow of time: forward vs reversed clips, linear probe (vssl.app.arrow_of_time)
+ARROW_FINETUNE = "arrow_finetune"  # the same task, fine-tuning the encoder with a 2-way head
 COUNTING = "counting"  # repetition counting: a count regression head fine-tuned end to end (vssl.app.counting)
 LOCALIZATION = "localization"  # BSN proposals and detection on snippet features of untrimmed videos (vssl.app.localization)
 ST_DETECTION = "st_detection"  # actions in given boxes, frame-mAP@0.5 (vssl.app.spatiotemporal); named apart from
@@ -33,7 +34,7 @@ MULTILABEL = ("multilabel", "multilabel_finetune")
 # (vssl.app.skeleton_eval): name → the frozen protocol it runs on the sequences' features (Thoker 2023 §3.4.3)
 SKELETON = {"skeleton_linear": "linear", "skeleton_knn": "knn"}
 # protocols with views or encoders of their own, each run by its own module
-SPECIAL = (CKA, ARROW, COUNTING, LOCALIZATION, ST_DETECTION, *MULTILABEL, *SKELETON)
+SPECIAL = (CKA, ARROW, ARROW_FINETUNE, COUNTING, LOCALIZATION, ST_DETECTION, *MULTILABEL, *SKELETON)
 ASLAN = "aslan"  # svm.protocol=aslan: same/not-same pairs of the test split, stored as svm@aslan, label "same"
 
 
