@@ -12,6 +12,7 @@ number of test videos it was computed on and of skipped videos.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import hashlib
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 from vssl.app.eval_timing import EvalTiming
 from vssl.core.config import config_hash, ranged
+from vssl.core.cpu_bf16 import sound_cpu_bf16
 from vssl.core.errors import ConfigError, VsslError
 from vssl.core.runtime import Placement, share_cpu_with_workers
 from vssl.data.clip_store import open_clip_store
@@ -461,7 +463,7 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
                         f"{type(encoder).__name__}")
     if not random_init and not Path(config.encoder.checkpoint).is_file():
         raise VsslError(f"encoder.checkpoint: file not found: {config.encoder.checkpoint}")
-    Placement.for_eval(config.device, config.amp)  # a device or precision this machine lacks fails before any work
+    placement = Placement.for_eval(config.device, config.amp)  # a device or precision this machine lacks fails first
     ResultStore.check_writable(config.store)  # an unwritable or foreign store fails before any work too
     if any(p in SKELETON for p in protocols):  # skeleton sequences, not videos: their own data and features
         from vssl.app.skeleton_eval import run_skeleton_eval  # it builds on this module
@@ -480,34 +482,36 @@ def run_eval(protocols: list[str], config: EvalConfig, encoder: nn.Module | None
     cache = feature_cache_for(config)
     frozen = [p for p in protocols if p in FROZEN]
     skipped: set[str] = set()
-    for seed in range(config.seed, config.seed + config.seeds):
-        if frozen:
-            skipped |= run_frozen_protocols(frozen, config, data, seed, cache, source, recorder, timing)
-        if CKA in protocols:
-            from vssl.app.cka import run_cka  # it builds on this module
-            skipped |= run_cka(config, data, seed, cache, source, recorder, timing)
-        if ARROW in protocols:
-            from vssl.app.arrow_of_time import run_arrow_of_time  # it builds on this module
-            skipped |= run_arrow_of_time(config, data, seed, cache, source, recorder, timing)
-        if ARROW_FINETUNE in protocols:
-            from vssl.app.arrow_of_time import run_arrow_finetune  # it builds on this module
-            skipped |= run_arrow_finetune(config, data, seed, source, recorder, timing)
-        if COUNTING in protocols:
-            from vssl.app.counting import run_counting  # it builds on this module
-            skipped |= run_counting(config, data, seed, source, recorder, timing)
-        if LOCALIZATION in protocols:
-            from vssl.app.localization import run_localization  # it builds on this module
-            skipped |= run_localization(config, data, seed, cache, source, recorder, timing)
-        if multilabel:
-            from vssl.app.multilabel import run_multilabel  # it builds on this module
-            skipped |= run_multilabel(protocols, config, data, seed, cache, source, recorder, timing)
-        if ST_DETECTION in protocols:
-            from vssl.app.spatiotemporal import run_st_detection  # it builds on this module
-            skipped |= run_st_detection(config, data, seed, source, recorder, timing)
-        if any(p in TRAINED for p in protocols):
-            for label in config.data.labels:
-                with timing.phase("protocols"):
-                    skipped |= run_trained(protocols, config, data, label, seed, recorder, source)
+    cpu_bf16 = placement.amp == torch.bfloat16 and placement.device.type == "cpu"
+    with sound_cpu_bf16() if cpu_bf16 else contextlib.nullcontext():  # vssl.core.cpu_bf16
+        for seed in range(config.seed, config.seed + config.seeds):
+            if frozen:
+                skipped |= run_frozen_protocols(frozen, config, data, seed, cache, source, recorder, timing)
+            if CKA in protocols:
+                from vssl.app.cka import run_cka  # it builds on this module
+                skipped |= run_cka(config, data, seed, cache, source, recorder, timing)
+            if ARROW in protocols:
+                from vssl.app.arrow_of_time import run_arrow_of_time  # it builds on this module
+                skipped |= run_arrow_of_time(config, data, seed, cache, source, recorder, timing)
+            if ARROW_FINETUNE in protocols:
+                from vssl.app.arrow_of_time import run_arrow_finetune  # it builds on this module
+                skipped |= run_arrow_finetune(config, data, seed, source, recorder, timing)
+            if COUNTING in protocols:
+                from vssl.app.counting import run_counting  # it builds on this module
+                skipped |= run_counting(config, data, seed, source, recorder, timing)
+            if LOCALIZATION in protocols:
+                from vssl.app.localization import run_localization  # it builds on this module
+                skipped |= run_localization(config, data, seed, cache, source, recorder, timing)
+            if multilabel:
+                from vssl.app.multilabel import run_multilabel  # it builds on this module
+                skipped |= run_multilabel(protocols, config, data, seed, cache, source, recorder, timing)
+            if ST_DETECTION in protocols:
+                from vssl.app.spatiotemporal import run_st_detection  # it builds on this module
+                skipped |= run_st_detection(config, data, seed, source, recorder, timing)
+            if any(p in TRAINED for p in protocols):
+                for label in config.data.labels:
+                    with timing.phase("protocols"):
+                        skipped |= run_trained(protocols, config, data, label, seed, recorder, source)
     timing.hits, timing.misses = timing.hits + cache.hits, timing.misses + cache.misses
     if skipped:
         print(f"skipped {len(skipped)} unreadable video(s): {', '.join(sorted(skipped)[:5])}")

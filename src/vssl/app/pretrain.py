@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from vssl.core.config import from_dict, ranged, to_dict
 from vssl.core.errors import ConfigError, VsslError
 from vssl.core.io import ensure_directory, write_json_atomic, write_text_atomic
 from vssl.core.optim import OptimConfig
-from vssl.core.cpu_bf16 import ensure_sound_cpu_bf16
+from vssl.core.cpu_bf16 import sound_cpu_bf16
 from vssl.core.runtime import quiet_lightning, share_cpu_with_workers
 from vssl.data.clip_store import ClipStore, open_clip_store
 from vssl.data.formats import class_order, horizontal_flip_allowed, read_dataset_info
@@ -261,9 +262,6 @@ def run_pretrain(config: PretrainConfig) -> Path:
         callbacks.append(monitor)
     if config.train.progress:
         callbacks.append(StderrProgressBar())  # stdout: results only
-    if str(config.train.precision).startswith("bf16") and (config.train.accelerator == "cpu"
-                                                           or not torch.cuda.is_available()):
-        ensure_sound_cpu_bf16()
     trainer = L.Trainer(max_epochs=config.train.epochs, accelerator=config.train.accelerator,
                         devices=config.train.devices, num_nodes=config.train.num_nodes,
                         strategy=config.train.strategy, sync_batchnorm=config.train.sync_batchnorm,
@@ -278,7 +276,11 @@ def run_pretrain(config: PretrainConfig) -> Path:
         raise ConfigError("train.checkpoint_every_steps needs a single process: under DDP runs resume at epoch ends")
     if config.train.resume:
         announce_resume(out, last_checkpoint, loader)
-    trainer.fit(method, loader, ckpt_path=str(last_checkpoint) if config.train.resume else None, weights_only=True)
+    cpu_bf16 = str(config.train.precision).startswith("bf16") and (config.train.accelerator == "cpu"
+                                                                   or not torch.cuda.is_available())
+    with sound_cpu_bf16() if cpu_bf16 else contextlib.nullcontext():
+        trainer.fit(method, loader, ckpt_path=str(last_checkpoint) if config.train.resume else None,
+                    weights_only=True)
     if not trainer.is_global_zero:  # under DDP, process 0 writes the run's outputs
         return out
 

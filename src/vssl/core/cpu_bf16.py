@@ -1,13 +1,16 @@
 """A guard against wrong bf16 3D-convolution gradients on the CPU: on CPUs with native bf16 (avx512_bf16),
 PyTorch 2.13's oneDNN kernels return conv3d weight gradients off by 100 % and more (even inf or NaN) for small
 inputs such as [2, 16, 2, 6, 6], found when bf16-mixed pre-training diverged to weights of 1e30 (docs/reliability.md).
-Before bf16 training on the CPU, :func:`ensure_sound_cpu_bf16` compares one such gradient with fp32 and, where it
-is wrong, turns oneDNN off for the process (PyTorch's own kernels are right, and slower)."""
+bf16 training and evaluation on the CPU run inside :func:`sound_cpu_bf16`, which compares one such gradient with fp32
+(once per process) and, where it is wrong, turns oneDNN off inside the block (PyTorch's own kernels are right, and
+slower)."""
 
 from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -33,14 +36,33 @@ def conv3d_weight_grad_error() -> float:
 
 
 @functools.cache
-def ensure_sound_cpu_bf16() -> bool:
-    """Check once per process; → True when oneDNN was left on, False when it had to be turned off."""
-    if not torch.backends.mkldnn.is_available() or not torch.backends.mkldnn.enabled:
-        return True
-    error = conv3d_weight_grad_error()
+def onednn_bf16_is_wrong() -> bool:
+    """Whether this CPU's oneDNN gives wrong bf16 conv3d weight gradients; checked (and warned about) once."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    saved = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = True
+    try:
+        error = conv3d_weight_grad_error()
+    finally:
+        torch.backends.mkldnn.enabled = saved
     if error <= TOLERANCE:
-        return True
-    torch.backends.mkldnn.enabled = False
+        return False
     print(f"warning: this CPU's oneDNN bf16 conv3d weight gradients are wrong (relative error {error:.3g}); "
-          "oneDNN is off for this run (correct, slower). train.precision=32 avoids the cost.", file=sys.stderr)
-    return False
+          "bf16 runs turn oneDNN off (correct, slower). train.precision=32 avoids the cost.", file=sys.stderr)
+    return True
+
+
+@contextmanager
+def sound_cpu_bf16() -> Iterator[None]:
+    """Run the block with oneDNN off where its bf16 conv3d gradients are wrong, else unchanged; restores the
+    setting afterwards, so fp32 work elsewhere in the process keeps oneDNN's kernels and their exact numbers."""
+    if not onednn_bf16_is_wrong():
+        yield
+        return
+    saved = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = saved

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from vssl.core.cpu_bf16 import ensure_sound_cpu_bf16
 from vssl.core.errors import ConfigError
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N"
@@ -84,8 +83,6 @@ def resolve_amp(spec: str | bool, device: torch.device, key: str = "amp") -> tor
         raise ConfigError(f"{key}={spec!r}: fp16 autocast needs a CUDA device (device is {device}; use bf16 or off)")
     if text == "bf16" and not bf16_supported(device):
         raise ConfigError(f"{key}={spec!r}: {device} has no native bf16 (use fp16 or off)")
-    if text == "bf16" and device.type == "cpu":
-        ensure_sound_cpu_bf16()
     return torch.bfloat16 if text == "bf16" else torch.float16
 
 
