@@ -24,7 +24,21 @@ def segment_frames(sample: Sample, fps: float, num_frames: int) -> tuple[int, in
     return first, max(last - first, 1)
 
 
-class VideoClipDataset(Dataset):
+class LabelledSamples(Dataset):
+    """A dataset of ``samples`` whose label sets map class names to indices through ``class_to_idx``."""
+
+    samples: list
+    class_to_idx: dict[str, dict[str, int]]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def labels(self, label_set: str) -> np.ndarray:
+        """The class index of every sample in ``label_set``."""
+        return np.array([self.class_to_idx[label_set][s.labels[label_set]] for s in self.samples])
+
+
+class VideoClipDataset(LabelledSamples):
     """Each item: ``clips`` [K·repeat, C, T, H, W] from one video, its label indices, its position and the
     decoded ``frames`` [K, T] (absolute frame indices in the file) and its ``path``, so labels cached per clip
     position can be found. A transform returning [S, C, T, H, W] adds S views per clip (clip-major order).
@@ -59,12 +73,6 @@ class VideoClipDataset(Dataset):
         self.store = store
         self.frame_filter = frame_filter
         self.files = files
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def labels(self, label_set: str) -> np.ndarray:
-        return np.array([self.class_to_idx[label_set][s.labels[label_set]] for s in self.samples])
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         """``key`` is an index, or (epoch, index) from :class:`EpochShuffleSampler`."""

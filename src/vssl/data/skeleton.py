@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from vssl.core.errors import VsslError
 from vssl.data.formats.ntu_skeleton import (CROP_RATIO, JITTERED_JOINTS, SHEAR, joint_jitter, read_skeleton, shear,
                                             temporal_crop_resize)
+from vssl.data.loader import LabelledSamples
 from vssl.data.manifest import Sample
 
 SKELETON_SUFFIXES = (".npy", ".skeleton")
@@ -93,7 +93,7 @@ def to_tensor(sequence: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(sequence.transpose(3, 0, 2, 1)))
 
 
-class SkeletonDataset(Dataset):
+class SkeletonDataset(LabelledSamples):
     """Each item: ``clips`` [V, 3, T, J, M]: ``views`` augmented views (``augment``) or, without one, the centre
     crop of ``length`` frames; its label indices, position and path (the items of
     :class:`vssl.data.loader.VideoClipDataset`, so :func:`~vssl.data.loader.make_loader` batches them; ``frames``
@@ -109,12 +109,6 @@ class SkeletonDataset(Dataset):
         self.label_sets = label_sets or []
         self.class_to_idx = {name: {c: i for i, c in enumerate((class_names or {})[name])}
                              for name in self.label_sets}
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def labels(self, label_set: str) -> np.ndarray:
-        return np.array([self.class_to_idx[label_set][s.labels[label_set]] for s in self.samples])
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         epoch, i = key if isinstance(key, tuple) else (0, key)
