@@ -16,7 +16,7 @@ from vssl.app.eval_timing import EvalTiming
 from vssl.app.evaluate import EncoderSource, EvalConfig, EvalData, FeatureCache, Recorder, frozen_features
 from vssl.core.errors import ConfigError, VsslError
 from vssl.core.runtime import Placement
-from vssl.data.formats import dataset_info_path, read_dataset_info
+from vssl.data.formats.common import official_order
 from vssl.data.manifest import Sample, label_list
 from vssl.evaluation.features import readable_rows
 from vssl.evaluation.finetune import predict, train_classifier
@@ -33,15 +33,7 @@ def multilabel_classes(manifest: str, samples: list[Sample], label_set: str) -> 
     named = sorted({name for sample in samples for name in label_list(sample, label_set)})
     if not named:
         raise VsslError(f"{manifest}: no video has a class in label set '{label_set}'")
-    info = read_dataset_info(manifest)
-    official = (info.classes if info is not None else {}).get(label_set)
-    if not official:
-        return named
-    unknown = sorted(set(named) - set(official))
-    if unknown:
-        raise VsslError(f"{dataset_info_path(manifest)}: class '{unknown[0]}' of label set '{label_set}' is not in "
-                        f"the sidecar's class list ({len(official)} classes)")
-    return list(official)
+    return official_order(manifest, named, label_set)
 
 
 def multi_hot(samples: list[Sample], label_set: str, classes: list[str]) -> torch.Tensor:

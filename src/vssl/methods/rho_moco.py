@@ -109,8 +109,8 @@ class RhoMoCo(Method):
 
 class ConstantMomentumMoCo(RhoMoCo):
     """Base of the MoCo variants with a constant key momentum (``config.momentum``) and one view per clip: RSPNet,
-    tubelet contrast, VideoMoCo. Their configs carry ``queue_size``, ``proj_dim``, ``momentum`` and
-    ``shuffle_bn_groups``."""
+    tubelet contrast, VideoMoCo, skeleton contrast. Their configs carry ``queue_size``, ``proj_dim``, ``momentum`` and,
+    where they call :meth:`shuffled_keys`, ``shuffle_bn_groups``."""
 
     def __init__(self, backbone, config, optim, head: nn.Module):
         Method.__init__(self, backbone, config, optim)

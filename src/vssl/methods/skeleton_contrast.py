@@ -18,10 +18,10 @@ from vssl.core.config import ranged
 from vssl.core.errors import ConfigError
 from vssl.data.formats.ntu_skeleton import CROP_RATIO, JITTERED_JOINTS, SHEAR
 from vssl.data.skeleton import SkeletonAugment, SkeletonDataset
-from vssl.methods.base import Method
 from vssl.methods.distributed import concat_all_gather
 from vssl.methods.losses import info_nce, normalize
 from vssl.methods.queue import push_to_queue, register_queue
+from vssl.methods.rho_moco import ConstantMomentumMoCo
 from vssl.models.heads import mlp_head
 from vssl.models.registry import build_backbone
 
@@ -68,17 +68,13 @@ def crossed_info_nce(query_a: torch.Tensor, query_b: torch.Tensor, key_a: torch.
             + info_nce(query_b, key_a[:, None], queue_a, temperature))
 
 
-class IntraSkeletonContrast(Method):
+class IntraSkeletonContrast(ConstantMomentumMoCo):
     """MoCo on skeletons (Thoker 2023 §3.3.2, Eq. 3.5): the query encoder sees view 1, the momentum key encoder view
-    2; negatives come from a queue of earlier keys."""
+    2; negatives come from a queue of earlier keys. Key encoders, queue and its update are ρMoCo's
+    (:class:`ConstantMomentumMoCo`); the keys are embedded as one batch, without its shuffled BN."""
 
     def __init__(self, backbone, config: IntraSkeletonConfig, optim):
-        super().__init__(backbone, config, optim)
-        self.head = projection_head(backbone.feature_dim, config.proj_dim)
-        self.key_backbone = self.momentum_copy(backbone)
-        self.key_head = self.momentum_copy(self.head)
-        register_queue(self, config.queue_size, config.proj_dim)
-        self._pending: dict[str, torch.Tensor] = {}
+        super().__init__(backbone, config, optim, projection_head(backbone.feature_dim, config.proj_dim))
 
     @classmethod
     def build_dataset(cls, config: IntraSkeletonConfig, data, samples, seed: int) -> SkeletonDataset:
@@ -91,21 +87,14 @@ class IntraSkeletonContrast(Method):
         return normalize(head(backbone(x)))
 
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
-        self.momentum_update(self.backbone, self.key_backbone, self.config.momentum)
-        self.momentum_update(self.head, self.key_head, self.config.momentum)
+        self.update_keys(self.config.momentum)
         query = self.embed(self.backbone, self.head, views[:, 0])
         with torch.no_grad():
             key = self.embed(self.key_backbone, self.key_head, views[:, 1])
         loss = info_nce(query, key[:, None], self.queue.clone(), self.config.temperature)
         self.manual_backward(loss)
-        self._pending = {"queue": concat_all_gather(key)}  # every process enqueues the global batch
+        self._pending_keys = concat_all_gather(key)  # every process enqueues the global batch
         return loss.detach()
-
-    @torch.no_grad()
-    def after_step(self, views: torch.Tensor) -> None:
-        for name, keys in self._pending.items():
-            push_to_queue(getattr(self, name), getattr(self, f"{name}_pointer"), keys)
-        self._pending = {}
 
 
 class InterSkeletonContrast(IntraSkeletonContrast):
@@ -123,12 +112,13 @@ class InterSkeletonContrast(IntraSkeletonContrast):
         self.key_partner = self.momentum_copy(self.partner)
         self.key_partner_head = self.momentum_copy(self.partner_head)
         register_queue(self, config.queue_size, config.proj_dim, "partner_queue")
+        self._pending_partner_keys: torch.Tensor | None = None
 
     def train_views(self, views: torch.Tensor) -> torch.Tensor:
         m = self.config.momentum
-        for online, target in ((self.backbone, self.key_backbone), (self.head, self.key_head),
-                               (self.partner, self.key_partner), (self.partner_head, self.key_partner_head)):
-            self.momentum_update(online, target, m)
+        self.update_keys(m)
+        self.momentum_update(self.partner, self.key_partner, m)
+        self.momentum_update(self.partner_head, self.key_partner_head, m)
         query = self.embed(self.backbone, self.head, views[:, 0])
         partner_query = self.embed(self.partner, self.partner_head, views[:, 0])
         with torch.no_grad():
@@ -137,5 +127,11 @@ class InterSkeletonContrast(IntraSkeletonContrast):
         loss = crossed_info_nce(query, partner_query, key, partner_key, self.queue.clone(),
                                 self.partner_queue.clone(), self.config.temperature)
         self.manual_backward(loss)
-        self._pending = {"queue": concat_all_gather(key), "partner_queue": concat_all_gather(partner_key)}
+        self._pending_keys, self._pending_partner_keys = concat_all_gather(key), concat_all_gather(partner_key)
         return loss.detach()
+
+    @torch.no_grad()
+    def after_step(self, views: torch.Tensor) -> None:
+        super().after_step(views)
+        push_to_queue(self.partner_queue, self.partner_queue_pointer, self._pending_partner_keys)
+        self._pending_partner_keys = None

@@ -95,7 +95,11 @@ def horizontal_flip_allowed(manifest: str | os.PathLike) -> bool:
 def class_order(manifest: str | os.PathLike, samples: list[Sample], label_set: str) -> list[str]:
     """Class names of ``label_set`` in index order: the dataset's official order from the sidecar when it lists the
     label set (e.g. UCF101's classInd.txt), else the samples' class names sorted."""
-    names = class_names(samples, label_set)
+    return official_order(manifest, class_names(samples, label_set), label_set)
+
+
+def official_order(manifest: str | os.PathLike, names: list[str], label_set: str) -> list[str]:
+    """The sidecar's class list of ``label_set`` when it has one (refusing a name it lacks), else ``names``."""
     info = read_dataset_info(manifest)
     official = (info.classes if info is not None else {}).get(label_set)
     if not official:
