@@ -10,7 +10,7 @@ from vssl.core.runtime import Placement
 from vssl.data.formats.repetition import COUNT_LABEL
 from vssl.data.loader import VideoClipDataset
 from vssl.data.manifest import Sample
-from vssl.evaluation.finetune import FinetuneConfig, predict, train_end_to_end
+from vssl.evaluation.finetune import Classifier, FinetuneConfig, predict, train_end_to_end
 
 
 def counting_metrics(predicted: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
@@ -46,34 +46,27 @@ def sample_counts(samples: list[Sample]) -> torch.Tensor:
     return torch.tensor(counts)
 
 
-class CountRegressor(nn.Module):
-    """Encoder + dropout + a linear head giving one number per clip, the predicted count; the head's bias starts at
+def count_regressor(encoder: nn.Module, dropout: float, initial_count: float) -> Classifier:
+    """Fine-tuning's encoder + dropout + linear head with one output, the predicted count; the head's bias starts at
     ``initial_count`` (the training set's mean count), so training begins from the mean predictor."""
-
-    def __init__(self, encoder: nn.Module, feature_dim: int, dropout: float, initial_count: float):
-        super().__init__()
-        self.encoder = encoder
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(feature_dim, 1)
-        nn.init.constant_(self.head.bias, initial_count)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.encoder(x))).squeeze(1)
+    model = Classifier(encoder, encoder.feature_dim, 1, dropout)
+    nn.init.constant_(model.fc.bias, initial_count)
+    return model
 
 
 def train_counter(encoder: nn.Module, train_set: VideoClipDataset, config: FinetuneConfig, num_workers: int,
-                  progress: bool, placement: Placement) -> tuple[CountRegressor, Placement, list[str]]:
+                  progress: bool, placement: Placement) -> tuple[Classifier, Placement, list[str]]:
     """Train encoder + head end to end on one clip per video of ``train_set`` against its ``count`` labels with
     ``config``'s optimiser, LR steps, dropout, batch size and frozen stages (the fine-tuning settings); → (the model
     in eval mode, the placement it runs on, skipped paths)."""
     counts = sample_counts(train_set.samples)
     placement = placement.for_model(encoder)
-    model = placement.module(CountRegressor(encoder, encoder.feature_dim, config.dropout, counts.mean().item()))
+    model = placement.module(count_regressor(encoder, config.dropout, counts.mean().item()))
 
     def batch_loss(batch: dict) -> torch.Tensor:
         clips, target = placement.tensor(batch["clips"][:, 0]), placement.tensor(counts[batch["index"]])
         with placement.autocast():
-            predicted = model(clips)
+            predicted = model(clips)[:, 0]
         return counting_loss(predicted.float(), target)
 
     skipped = train_end_to_end(model, encoder, train_set, config, num_workers, progress, placement, batch_loss,
@@ -81,7 +74,7 @@ def train_counter(encoder: nn.Module, train_set: VideoClipDataset, config: Finet
     return model, placement, skipped
 
 
-def predict_counts(model: CountRegressor, test_set: VideoClipDataset, batch_size: int, num_workers: int,
+def predict_counts(model: Classifier, test_set: VideoClipDataset, batch_size: int, num_workers: int,
                    placement: Placement) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """The predicted count [M] (CPU) of every test video, averaged over its views, a mask [M] of the videos scored
     (False where unreadable) and the skipped paths: fine-tuning's :func:`predict` with the mean as video score."""
